@@ -1,0 +1,32 @@
+#ifndef LKVM_CONFIG_H
+#define LKVM_CONFIG_H
+
+#include <stdbool.h>
+#include "lkvm/compiler.h"
+
+#define LKVM_MAX_DISKS 16
+#define LKVM_MAX_NICS 8
+#define LKVM_MAX_CPUS 64
+
+/* What `lkvm run` was asked to do, after option parsing. */
+struct lkvm_config {
+	const char *kernel_path;
+	const char *initrd_path;
+	const char *firmware_path;
+	const char *params;	/* -p: appended to the kernel command line */
+	const char *name;
+	u64 ram_mib;
+	unsigned int nr_cpus;
+	const char *console;	/* "serial" (default) or "virtio" */
+	const char *transport;	/* "pci" (default), "pci-legacy", "mmio" */
+	bool rng;
+	bool debug;
+	unsigned long timeout_sec;	/* 0: none */
+	bool test_device;	/* hidden: test device for the direct tests */
+	const char *disk_specs[LKVM_MAX_DISKS];
+	unsigned int nr_disks;
+	const char *net_specs[LKVM_MAX_NICS];
+	unsigned int nr_nics;
+};
+
+#endif

@@ -1,0 +1,115 @@
+/* `lkvm run`: build the VM from the options, run it, map the end to a status. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "lkvm/kvm.h"
+#include "lkvm/kvm-arch.h"
+#include "lkvm/kvm-cpu.h"
+#include "lkvm/log.h"
+#include "lkvm/options.h"
+#include "lkvm/run.h"
+#include "lkvm/term.h"
+
+static struct kvm *running_vm;
+
+/* SIGTERM/SIGINT/SIGHUP are taken by one thread so handlers stay trivial. */
+static void *signal_thread(void *arg)
+{
+	sigset_t *set = arg;
+	int sig;
+
+	pthread_setname_np(pthread_self(), "signals");
+	if (sigwait(set, &sig) == 0) {
+		pr_info("signal %d: stopping the guest", sig);
+		kvm_request_stop(running_vm, VM_STOP_USER);
+	}
+	return NULL;
+}
+
+static void start_signal_thread(void)
+{
+	static sigset_t set;
+	pthread_t t;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (pthread_create(&t, NULL, signal_thread, &set) == 0)
+		pthread_detach(t);
+}
+
+/* Wait for a stop request; returns true if the timeout fired first. */
+static bool wait_for_stop(struct kvm *kvm, unsigned long timeout_sec)
+{
+	struct timespec deadline;
+	bool timed_out = false;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_sec;
+	pthread_mutex_lock(&kvm->stop_lock);
+	while (kvm->stop_reason == VM_RUNNING) {
+		if (!timeout_sec) {
+			pthread_cond_wait(&kvm->stop_cond, &kvm->stop_lock);
+		} else if (pthread_cond_timedwait(&kvm->stop_cond, &kvm->stop_lock,
+						  &deadline) == ETIMEDOUT) {
+			kvm->stop_reason = VM_STOP_USER;
+			timed_out = true;
+		}
+	}
+	pthread_mutex_unlock(&kvm->stop_lock);
+	return timed_out;
+}
+
+static int exit_status(struct kvm *kvm, bool timed_out)
+{
+	if (timed_out) {
+		pr_err("--timeout %lu reached: guest stopped", kvm->cfg->timeout_sec);
+		return LKVM_EXIT_TIMEOUT;
+	}
+	switch (kvm->stop_reason) {
+	case VM_STOP_GUEST_EXIT:
+		return kvm->guest_exit_code;
+	case VM_STOP_ERROR:
+		return LKVM_EXIT_VM_ERROR;
+	case VM_STOP_PANIC:
+		return LKVM_EXIT_PANIC;
+	default:
+		return LKVM_EXIT_OK;
+	}
+}
+
+int cmd_run(int argc, char **argv)
+{
+	static struct lkvm_config cfg;
+	struct kvm *kvm;
+	bool timed_out;
+	int ret;
+
+	ret = parse_run_options(argc, argv, &cfg);
+	if (ret)
+		return ret < 0 ? 0 : ret;
+	log_debug_enabled = cfg.debug;
+
+	start_signal_thread();
+	kvm = running_vm = kvm_create(&cfg);
+	kvm_arch_load_guest(kvm);
+	kvm_arch_init_devices(kvm);
+	kvm_cpus_create(kvm);
+
+	term_init(kvm);
+	term_start();
+	kvm_cpus_start(kvm);
+	timed_out = wait_for_stop(kvm, cfg.timeout_sec);
+	kvm_cpus_stop(kvm);
+	term_restore();
+
+	ret = exit_status(kvm, timed_out);
+	/* The console thread may still be in read(): leave without joining it. */
+	fflush(stdout);
+	return ret;
+}

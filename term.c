@@ -1,0 +1,188 @@
+/*
+ * Console plumbing between the host terminal and the guest's console
+ * device.  Raw mode lets the guest see every key (Ctrl-C included); the
+ * Ctrl-A prefix keeps a way out for the user.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+#include "lkvm/kvm.h"
+#include "lkvm/log.h"
+#include "lkvm/term.h"
+
+#define CTRL_A 0x01
+
+static struct {
+	struct kvm *kvm;
+	struct termios saved;
+	bool raw;
+	bool escape;
+	struct console_input input;
+	pthread_mutex_t lock;
+	pthread_cond_t room;
+	pthread_mutex_t out_lock;
+} term = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.room = PTHREAD_COND_INITIALIZER,
+	.out_lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+void term_restore(void)
+{
+	if (term.raw) {
+		tcsetattr(STDIN_FILENO, TCSANOW, &term.saved);
+		term.raw = false;
+	}
+}
+
+static void fatal_signal(int sig)
+{
+	term_restore();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void term_init(struct kvm *kvm)
+{
+	struct termios raw;
+
+	term.kvm = kvm;
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &term.saved))
+		return;
+	raw = term.saved;
+	cfmakeraw(&raw);
+	/* Keep output post-processing off too: the guest sends its own \r\n. */
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &raw))
+		return;
+	term.raw = true;
+	atexit(term_restore);
+	signal(SIGSEGV, fatal_signal);
+	signal(SIGABRT, fatal_signal);
+	signal(SIGBUS, fatal_signal);
+}
+
+void term_set_input(const struct console_input *in)
+{
+	pthread_mutex_lock(&term.lock);
+	term.input = *in;
+	pthread_mutex_unlock(&term.lock);
+}
+
+void term_input_ready(void)
+{
+	pthread_mutex_lock(&term.lock);
+	pthread_cond_broadcast(&term.room);
+	pthread_mutex_unlock(&term.lock);
+}
+
+void console_write(const u8 *buf, size_t n)
+{
+	pthread_mutex_lock(&term.out_lock);
+	while (n) {
+		ssize_t w = write(STDOUT_FILENO, buf, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;	/* stdout gone: the guest keeps running */
+		buf += w;
+		n -= w;
+	}
+	pthread_mutex_unlock(&term.out_lock);
+}
+
+/* Hand bytes to the console device, waiting while it is full. */
+static void deliver(const u8 *buf, size_t n)
+{
+	pthread_mutex_lock(&term.lock);
+	while (n && !kvm_stopping(term.kvm)) {
+		size_t took = term.input.push ? term.input.push(term.input.opaque, buf, n) : n;
+
+		buf += took;
+		n -= took;
+		if (n) {
+			/* Bounded wait in case a device forgets to call us. */
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 20 * 1000 * 1000;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&term.room, &term.lock, &ts);
+		}
+	}
+	pthread_mutex_unlock(&term.lock);
+}
+
+/* Ctrl-A x quits, Ctrl-A Ctrl-A sends one Ctrl-A; only on a terminal. */
+static size_t filter_escapes(const u8 *buf, size_t n, u8 *dst)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		u8 c = buf[i];
+
+		if (term.escape) {
+			term.escape = false;
+			if (c == 'x' || c == 'X') {
+				term_restore();
+				fputs("\r\nlkvm: Ctrl-A x: stopping the guest\r\n", stderr);
+				kvm_request_stop(term.kvm, VM_STOP_USER);
+				return out;
+			}
+			if (c != CTRL_A)
+				dst[out++] = CTRL_A;
+		} else if (c == CTRL_A) {
+			term.escape = true;
+			continue;
+		}
+		dst[out++] = c;
+	}
+	return out;
+}
+
+static void *term_thread(void *arg UNUSED)
+{
+	u8 buf[256], filtered[2 * sizeof(buf)];
+
+	pthread_setname_np(pthread_self(), "console-in");
+	while (!kvm_stopping(term.kvm)) {
+		struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
+		int r = poll(&p, 1, 200);
+		ssize_t n;
+
+		if (r <= 0)
+			continue;
+		n = read(STDIN_FILENO, buf, sizeof(buf));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			break;	/* EOF: the guest keeps running without input */
+		if (term.raw)
+			deliver(filtered, filter_escapes(buf, n, filtered));
+		else
+			deliver(buf, n);
+	}
+	return NULL;
+}
+
+void term_start(void)
+{
+	pthread_t t;
+	pthread_attr_t attr;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, term_thread, NULL))
+		pr_warn("cannot start the console input thread: no guest input");
+	pthread_attr_destroy(&attr);
+}

@@ -1,0 +1,102 @@
+/* `lkvm run` option parsing. */
+#include <stdlib.h>
+#include "lkvm/options.h"
+#include "unit.h"
+
+#define ARGV(...) ((char *[]){ "run", __VA_ARGS__, NULL })
+#define ARGC(...) ((int)(sizeof((char *[]){ "run", __VA_ARGS__ }) / sizeof(char *)))
+#define PARSE(cfg, ...) parse_run_options(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), cfg)
+
+static void test_defaults_and_kernel(void)
+{
+	struct lkvm_config cfg;
+
+	CHECK_EQ(PARSE(&cfg, "-k", "bz"), 0);
+	CHECK_STR(cfg.kernel_path, "bz");
+	CHECK_EQ(cfg.ram_mib, 256);
+	CHECK_EQ(cfg.nr_cpus, 1);
+	CHECK_STR(cfg.console, "serial");
+	CHECK(cfg.params == NULL);
+	CHECK(cfg.initrd_path == NULL);
+}
+
+static void test_long_and_short_options(void)
+{
+	struct lkvm_config cfg;
+
+	CHECK_EQ(PARSE(&cfg, "--kernel", "k", "-i", "ird", "--params", "a=b c",
+		       "-m", "1G", "--cpus", "4", "--name", "vm1", "--debug",
+		       "--timeout", "30"), 0);
+	CHECK_STR(cfg.kernel_path, "k");
+	CHECK_STR(cfg.initrd_path, "ird");
+	CHECK_STR(cfg.params, "a=b c");
+	CHECK_EQ(cfg.ram_mib, 1024);
+	CHECK_EQ(cfg.nr_cpus, 4);
+	CHECK_STR(cfg.name, "vm1");
+	CHECK(cfg.debug);
+	CHECK_EQ(cfg.timeout_sec, 30);
+}
+
+static void test_bad_values_exit_2(void)
+{
+	struct lkvm_config cfg;
+
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "-m", "lots"), LKVM_EXIT_USAGE);
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "-m", "4"), LKVM_EXIT_USAGE);
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "-c", "0"), LKVM_EXIT_USAGE);
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "-c", "65"), LKVM_EXIT_USAGE);
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "-c", "2x"), LKVM_EXIT_USAGE);
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "--bogus"), LKVM_EXIT_USAGE);
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "stray"), LKVM_EXIT_USAGE);
+	CHECK_EQ(PARSE(&cfg, "-k"), LKVM_EXIT_USAGE);
+	CHECK_EQ(PARSE(&cfg, "-m", "128"), LKVM_EXIT_USAGE);	/* no kernel */
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "--virtio-transport", "usb"), LKVM_EXIT_USAGE);
+}
+
+static void test_unimplemented_options_refused(void)
+{
+	struct lkvm_config cfg;
+
+	/* Known kvmtool options that do nothing yet must not be ignored. */
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "--balloon"), LKVM_EXIT_USAGE);
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "--9p", "/tmp,tag"), LKVM_EXIT_USAGE);
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "--console", "virtio"), LKVM_EXIT_USAGE);
+}
+
+static void test_mem_size_units(void)
+{
+	u64 mib;
+
+	CHECK_EQ(parse_mem_size("512", &mib), 0);
+	CHECK_EQ(mib, 512);
+	CHECK_EQ(parse_mem_size("512M", &mib), 0);
+	CHECK_EQ(mib, 512);
+	CHECK_EQ(parse_mem_size("2G", &mib), 0);
+	CHECK_EQ(mib, 2048);
+	CHECK_EQ(parse_mem_size("2GiB", &mib), 0);
+	CHECK_EQ(mib, 2048);
+	CHECK_EQ(parse_mem_size("1T", &mib), 0);
+	CHECK_EQ(mib, 1024 * 1024);
+	CHECK(parse_mem_size("", &mib) < 0);
+	CHECK(parse_mem_size("0", &mib) < 0);
+	CHECK(parse_mem_size("12X", &mib) < 0);
+	CHECK(parse_mem_size("12Mx", &mib) < 0);
+}
+
+static void test_help(void)
+{
+	struct lkvm_config cfg;
+
+	CHECK_EQ(PARSE(&cfg, "--help"), -1);
+}
+
+int main(void)
+{
+	RUN(test_defaults_and_kernel);
+	RUN(test_long_and_short_options);
+	RUN(test_bad_values_exit_2);
+	RUN(test_unimplemented_options_refused);
+	RUN(test_mem_size_units);
+	RUN(test_help);
+	return unit_summary();
+}

@@ -1,0 +1,170 @@
+/*
+ * Putting the guest into RAM: a bzImage (64-bit boot protocol) with its
+ * command line, initrd, zero page, ACPI tables and boot page tables, or a
+ * flat binary for the project's test guests.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "lkvm/file.h"
+#include "lkvm/kvm-arch.h"
+#include "lkvm/log.h"
+#include "x86/acpi.h"
+#include "x86/boot.h"
+#include "x86/bzimage.h"
+#include "x86/layout.h"
+
+/* Linux defaults: serial console, reset through the i8042 (see README). */
+#define BASE_CMDLINE "console=ttyS0 reboot=k"
+
+int x86_build_cmdline(char *buf, size_t size, const char *user_params)
+{
+	int n = snprintf(buf, size, "%s%s%s", BASE_CMDLINE,
+			 user_params ? " " : "", user_params ? user_params : "");
+
+	return (n < 0 || (size_t)n >= size) ? -ENAMETOOLONG : n;
+}
+
+static void *guest_ptr_or_die(struct kvm *kvm, u64 gpa, u64 len, const char *what)
+{
+	void *p = kvm_gpa_to_hva(kvm, gpa, len);
+
+	if (!p)
+		die("%s (%llu bytes at 0x%llx) does not fit in guest RAM: use a larger -m",
+		    what, (unsigned long long)len, (unsigned long long)gpa);
+	return p;
+}
+
+/* Identity map of the low 4 GiB with 2 MiB pages, enough for any boot. */
+static void write_boot_page_tables(struct kvm *kvm)
+{
+	u64 *pml4 = guest_ptr_or_die(kvm, X86_PML4_ADDR, 0x1000, "page tables");
+	u64 *pdpt = guest_ptr_or_die(kvm, X86_PDPT_ADDR, 0x1000, "page tables");
+	u64 *pd = guest_ptr_or_die(kvm, X86_PD_ADDR, 4 * 0x1000, "page tables");
+
+	memset(pml4, 0, 0x1000);
+	memset(pdpt, 0, 0x1000);
+	pml4[0] = X86_PDPT_ADDR | 0x3;			/* present, writable */
+	for (u64 i = 0; i < 4; i++)
+		pdpt[i] = (X86_PD_ADDR + i * 0x1000) | 0x3;
+	for (u64 i = 0; i < 4 * 512; i++)
+		pd[i] = (i << 21) | 0x83;		/* present, writable, 2 MiB */
+}
+
+/* GDT with the selectors the 64-bit boot protocol names: 0x10 code, 0x18 data. */
+static void write_boot_gdt(struct kvm *kvm)
+{
+	u64 *gdt = guest_ptr_or_die(kvm, X86_GDT_ADDR, 4 * 8, "GDT");
+
+	gdt[0] = 0;
+	gdt[1] = 0;
+	gdt[2] = 0x00af9b000000ffffULL;	/* 64-bit code, present, DPL 0 */
+	gdt[3] = 0x00cf93000000ffffULL;	/* data, 4 GiB, writable */
+}
+
+static void build_acpi(struct kvm *kvm)
+{
+	struct acpi_config cfg = {
+		.nr_cpus = kvm->nr_cpus,
+		.ioapic_addr = X86_IOAPIC_ADDR,
+		.ioapic_id = kvm->nr_cpus,
+		.lapic_addr = X86_LAPIC_ADDR,
+		.pm_base = X86_ACPI_PM_PORT,
+		.sci_irq = X86_ACPI_SCI_IRQ,
+		.pci_mmio_base = 0,
+		.pci_mmio_size = 0,
+		.pvpanic_port = X86_PVPANIC_PORT,
+	};
+	void *buf = guest_ptr_or_die(kvm, X86_ACPI_ADDR, X86_ACPI_SIZE, "ACPI tables");
+	ssize_t n = acpi_build_tables(buf, X86_ACPI_SIZE, X86_ACPI_ADDR, &cfg,
+				      &x86_vm(kvm)->rsdp_addr);
+
+	if (n < 0)
+		die("cannot build ACPI tables: %s", strerror((int)-n));
+}
+
+static u64 load_initrd(struct kvm *kvm, const struct bzimage_info *info,
+		       u64 kernel_end, u64 *size)
+{
+	size_t len;
+	u8 *data = read_whole_file(kvm->cfg->initrd_path, "initrd", &len);
+	u64 addr = bzimage_initrd_addr(info, &kvm->mem, kernel_end, len);
+
+	if (!addr)
+		die("initrd %s (%zu MiB) does not fit in guest RAM below 0x%x: use a larger -m",
+		    kvm->cfg->initrd_path, len >> 20, info->initrd_addr_max);
+	memcpy(guest_ptr_or_die(kvm, addr, len, "initrd"), data, len);
+	free(data);
+	*size = len;
+	return addr;
+}
+
+static void load_bzimage(struct kvm *kvm, const u8 *img, size_t size)
+{
+	struct bzimage_info info;
+	struct bzimage_load load = {
+		.kernel_addr = X86_KERNEL_ADDR,
+		.cmdline_addr = X86_CMDLINE_ADDR,
+	};
+	const char *why;
+	char *cmdline;
+	size_t kernel_size;
+
+	if (bzimage_parse(img, size, &info, &why))
+		die("kernel %s: %s", kvm->cfg->kernel_path, why);
+	kernel_size = size - info.setup_size;
+	memcpy(guest_ptr_or_die(kvm, load.kernel_addr, MAX(kernel_size, info.init_size), "kernel"),
+	       img + info.setup_size, kernel_size);
+
+	cmdline = guest_ptr_or_die(kvm, X86_CMDLINE_ADDR, X86_CMDLINE_MAX, "command line");
+	if (x86_build_cmdline(cmdline, MIN(X86_CMDLINE_MAX, (u64)info.cmdline_size + 1),
+			      kvm->cfg->params) < 0)
+		die("kernel command line longer than this kernel's %u bytes: shorten -p",
+		    info.cmdline_size);
+	load.cmdline = cmdline;
+
+	if (kvm->cfg->initrd_path)
+		load.initrd_addr = load_initrd(kvm, &info, load.kernel_addr + info.init_size,
+					       &load.initrd_size);
+	build_acpi(kvm);
+	load.rsdp_addr = x86_vm(kvm)->rsdp_addr;
+	bzimage_fill_boot_params(guest_ptr_or_die(kvm, X86_ZERO_PAGE_ADDR,
+						  sizeof(struct boot_params), "zero page"),
+				 img, &info, &load, &kvm->mem);
+	write_boot_gdt(kvm);
+	write_boot_page_tables(kvm);
+	x86_vm(kvm)->boot_mode = X86_BOOT_LINUX64;
+	x86_vm(kvm)->entry = load.kernel_addr + 0x200;	/* startup_64 */
+	pr_debug("bzImage protocol %x.%02x, cmdline \"%s\"", info.version >> 8,
+		 info.version & 0xff, cmdline);
+}
+
+static void load_flat(struct kvm *kvm, const u8 *img, size_t size)
+{
+	if (kvm->cfg->initrd_path || kvm->cfg->params)
+		die("kernel %s is not a bzImage: -i and -p need a Linux kernel",
+		    kvm->cfg->kernel_path);
+	if (size > 0x10000 * 8)
+		die("flat binary %s is larger than 512 KiB", kvm->cfg->kernel_path);
+	memcpy(guest_ptr_or_die(kvm, X86_FLAT_LOAD_ADDR, size, "flat binary"), img, size);
+	x86_vm(kvm)->boot_mode = X86_BOOT_FLAT;
+	x86_vm(kvm)->entry = 0;
+}
+
+void kvm_arch_load_guest(struct kvm *kvm)
+{
+	const char *path = kvm->cfg->kernel_path ? kvm->cfg->kernel_path
+						 : kvm->cfg->firmware_path;
+	size_t size;
+	u8 *img = read_whole_file(path, "kernel", &size);
+
+	if (size >= 4 && !memcmp(img, "\177ELF", 4))
+		die("kernel %s: ELF (vmlinux/PVH) loading is not supported yet: use the bzImage",
+		    path);
+	if (bzimage_detect(img, size))
+		load_bzimage(kvm, img, size);
+	else
+		load_flat(kvm, img, size);
+	free(img);
+}

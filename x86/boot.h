@@ -1,0 +1,26 @@
+#ifndef LKVM_X86_BOOT_H
+#define LKVM_X86_BOOT_H
+
+#include "lkvm/kvm.h"
+
+enum x86_boot_mode {
+	X86_BOOT_LINUX64,	/* bzImage via the 64-bit boot protocol */
+	X86_BOOT_FLAT,		/* flat binary in real mode at 1000:0000 */
+};
+
+/* Per-VM x86 state, kvm->arch. */
+struct x86_vm {
+	enum x86_boot_mode boot_mode;
+	u64 entry;		/* RIP for vCPU 0 */
+	u64 rsdp_addr;
+};
+
+static inline struct x86_vm *x86_vm(struct kvm *kvm)
+{
+	return kvm->arch;
+}
+
+/* Build the kernel command line lkvm passes: its defaults, then -p. */
+int x86_build_cmdline(char *buf, size_t size, const char *user_params);
+
+#endif
