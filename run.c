@@ -97,8 +97,9 @@ int cmd_run(int argc, char **argv)
 
 	start_signal_thread();
 	kvm = running_vm = kvm_create(&cfg);
-	kvm_arch_load_guest(kvm);
+	/* Devices first: the firmware tables built at load time describe them. */
 	kvm_arch_init_devices(kvm);
+	kvm_arch_load_guest(kvm);
 	kvm_cpus_create(kvm);
 
 	term_init(kvm);

@@ -1,0 +1,112 @@
+/* eventfd-backed guest notifications, dispatched from one epoll thread. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include "lkvm/ioeventfd.h"
+#include "lkvm/kvm.h"
+#include "lkvm/log.h"
+
+struct ioevent {
+	struct kvm *kvm;
+	int fd;
+	u64 addr;
+	u32 len;
+	bool pio, datamatch;
+	u64 match;
+	ioevent_fn fn;
+	void *opaque;
+};
+
+static pthread_once_t epoll_once = PTHREAD_ONCE_INIT;
+static int epoll_fd = -1;
+
+static void *ioevent_thread(void *arg UNUSED)
+{
+	struct epoll_event events[16];
+
+	pthread_setname_np(pthread_self(), "ioeventfd");
+	for (;;) {
+		int n = epoll_wait(epoll_fd, events, ARRAY_SIZE(events), -1);
+
+		for (int i = 0; i < n; i++) {
+			struct ioevent *ev = events[i].data.ptr;
+			u64 count;
+
+			if (read(ev->fd, &count, sizeof(count)) == sizeof(count))
+				ev->fn(ev->opaque);
+		}
+	}
+	return NULL;
+}
+
+static void ioevent_start(void)
+{
+	pthread_t t;
+
+	epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (epoll_fd < 0 || pthread_create(&t, NULL, ioevent_thread, NULL)) {
+		pr_warn("ioeventfd thread unavailable: queue notifications will use exits");
+		if (epoll_fd >= 0)
+			close(epoll_fd);
+		epoll_fd = -1;
+		return;
+	}
+	pthread_detach(t);
+}
+
+int ioevent_add(struct kvm *kvm, u64 addr, u32 len, bool pio, bool datamatch,
+		u64 match, ioevent_fn fn, void *opaque, struct ioevent **out)
+{
+	struct epoll_event e = { .events = EPOLLIN };
+	struct ioevent *ev;
+	int ret;
+
+	pthread_once(&epoll_once, ioevent_start);
+	if (epoll_fd < 0)
+		return -ENODEV;
+	ev = calloc(1, sizeof(*ev));
+	if (!ev)
+		return -ENOMEM;
+	*ev = (struct ioevent){ .kvm = kvm, .addr = addr, .len = len, .pio = pio,
+				.datamatch = datamatch, .match = match, .fn = fn,
+				.opaque = opaque };
+	ev->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (ev->fd < 0) {
+		ret = -errno;
+		free(ev);
+		return ret;
+	}
+	ret = kvm_ioeventfd(kvm, addr, len, pio, ev->fd, datamatch, match, true);
+	if (ret)
+		goto fail;
+	e.data.ptr = ev;
+	if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, ev->fd, &e)) {
+		ret = -errno;
+		kvm_ioeventfd(kvm, addr, len, pio, ev->fd, datamatch, match, false);
+		goto fail;
+	}
+	*out = ev;
+	return 0;
+fail:
+	close(ev->fd);
+	free(ev);
+	return ret;
+}
+
+void ioevent_del(struct ioevent *ev)
+{
+	if (!ev)
+		return;
+	epoll_ctl(epoll_fd, EPOLL_CTL_DEL, ev->fd, NULL);
+	kvm_ioeventfd(ev->kvm, ev->addr, ev->len, ev->pio, ev->fd, ev->datamatch,
+		      ev->match, false);
+	/*
+	 * The epoll thread may still hold ev from a wait that began before
+	 * the removal; leak it rather than free it under that thread's feet.
+	 */
+	close(ev->fd);
+}
