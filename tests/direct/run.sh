@@ -1,0 +1,222 @@
+#!/bin/bash
+# Direct tier: run the project's tiny test guests (tests/guests/*.bin) with
+# lkvm on this machine's /dev/kvm and check their output and lkvm's exit
+# status; plus a few checks of lkvm's own command-line behaviour.
+#
+#   tests/direct/run.sh [--lkvm PATH] [--timeout SECONDS]
+#
+# Builds nothing: `make guests` (and `make lkvm`) come first.  Prints
+# PASS/FAIL/SKIP lines and "direct: N passed, N failed, N skipped"; exits 1
+# if anything failed, 77 if /dev/kvm is unusable (every case skipped).
+set -u
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+lkvm=$top/lkvm
+guests=$top/tests/guests
+limit=20
+
+usage() {
+	echo "usage: $0 [--lkvm PATH] [--timeout SECONDS]" >&2
+	exit 2
+}
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--lkvm) [ $# -ge 2 ] || usage; lkvm=$2; shift 2 ;;
+	--lkvm=*) lkvm=${1#--lkvm=}; shift ;;
+	--timeout) [ $# -ge 2 ] || usage; limit=$2; shift 2 ;;
+	-h|--help) usage ;;
+	*) echo "$0: unknown argument: $1" >&2; usage ;;
+	esac
+done
+
+CASES="hello exitcode probe reset dispatch longmode smp triple pio-loop
+	missing-kernel unknown-option"
+
+passed=0 failed=0 skipped=0
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+out=$work/stdout
+err=$work/stderr
+status=0
+
+pass() { echo "PASS: $1"; passed=$((passed + 1)); }
+skip() { echo "SKIP: $1 ($2)"; skipped=$((skipped + 1)); }
+
+# fail NAME WHY: the reason plus the tail of what lkvm printed.
+fail() {
+	echo "FAIL: $1 ($2)"
+	echo "  --- guest output (last 15 lines of stdout) ---"
+	tail -n 15 "$out" | sed 's/^/  | /'
+	echo "  --- lkvm messages (last 10 lines of stderr) ---"
+	tail -n 10 "$err" | sed 's/^/  | /'
+	failed=$((failed + 1))
+}
+
+# run_lkvm ARGS...: run lkvm under the time limit; sets $status and leaves
+# the guest's output (carriage returns stripped) in $out, lkvm's in $err.
+run_lkvm() {
+	timeout -k 5 "$limit" "$lkvm" "$@" </dev/null >"$out.raw" 2>"$err"
+	status=$?
+	tr -d '\r' <"$out.raw" >"$out"
+}
+
+# run_guest NAME ARGS...: run tests/guests/NAME.bin; 1 if it cannot.
+run_guest() {
+	local name=$1
+	shift
+	if [ ! -f "$guests/$name.bin" ]; then
+		: >"$out"; : >"$err"; status=-
+		fail "$name" "$guests/$name.bin is missing: run 'make guests'"
+		return 1
+	fi
+	run_lkvm run -k "$guests/$name.bin" "$@"
+	if [ "$status" = 124 ] || [ "$status" = 137 ]; then
+		fail "$name" "timed out after ${limit}s"
+		return 1
+	fi
+	return 0
+}
+
+has_line() { grep -Eq -- "$1" "$out"; }
+
+# expect NAME STATUS [REGEX...]: status and required lines; a line starting
+# with FAIL from the guest always fails the case.
+expect() {
+	local name=$1 want=$2 re
+	shift 2
+	if [ "$status" != "$want" ]; then
+		fail "$name" "lkvm exited with $status, expected $want"
+		return 1
+	fi
+	for re in "$@"; do
+		if ! has_line "$re"; then
+			fail "$name" "no output line matching '$re'"
+			return 1
+		fi
+	done
+	if has_line '(^|: )FAIL'; then
+		fail "$name" "the guest reported a failure"
+		return 1
+	fi
+	pass "$name"
+}
+
+case_hello() {
+	run_guest hello || return
+	expect hello 0 '^hello from lkvm guest$'
+}
+
+# Every other guest reports failures through the exit status: make sure
+# a status chosen by the guest really comes out of lkvm.
+case_exitcode() {
+	run_guest exitcode --test-device || return
+	expect exitcode 42 '^exitcode: exiting with 42$'
+}
+
+# Without --test-device the test device must not exist.
+case_probe() {
+	run_guest probe || return
+	expect probe 0 '^probe: no test device$'
+}
+
+case_reset() {
+	run_guest reset --test-device || return
+	expect reset 0 '^reset: writing 0xfe to port 0x64$'
+}
+
+case_dispatch() {
+	run_guest dispatch --test-device -c 1 || return
+	expect dispatch 0 '^dispatch: all checks passed$' \
+		'^PASS: mmio: high half of 8-byte read$'
+}
+
+case_longmode() {
+	run_guest longmode --test-device || return
+	expect longmode 0 '^longmode: 64-bit long mode$' \
+		'^longmode: 0x123456789abcdef0 rotated left by 16 = 0x56789abcdef01234$' \
+		'^longmode: all checks passed$'
+}
+
+# Four CPUs, each reporting its APIC id exactly once.
+case_smp() {
+	local ids
+	run_guest smp --test-device -c 4 || return
+	ids=$(sed -n 's/^cpu apic id \([0-9]*\)$/\1/p' "$out" | sort -n | tr '\n' ' ')
+	if [ "$status" = 0 ] && [ "$ids" != "0 1 2 3 " ]; then
+		fail smp "APIC ids reported: '${ids% }', expected '0 1 2 3'"
+		return
+	fi
+	expect smp 0 '^smp: all 4 cpus up$'
+}
+
+case_triple() {
+	run_guest triple --test-device || return
+	expect triple 0 '^triple: loading an empty IDT'
+}
+
+case_pio-loop() {
+	run_guest pio-loop-1k --test-device || return
+	expect pio-loop 0 '^pio-loop: done$'
+}
+
+# lkvm's own behaviour on bad input.
+case_missing-kernel() {
+	local missing=$work/no-such-kernel.bin
+	run_lkvm run -k "$missing"
+	if [ "$status" = 0 ] || [ "$status" = 124 ] || [ "$status" = 137 ]; then
+		fail missing-kernel "expected a non-zero exit status"
+	elif ! grep -q "no-such-kernel" "$err"; then
+		fail missing-kernel "the error message does not name the file"
+	else
+		pass missing-kernel
+	fi
+}
+
+case_unknown-option() {
+	run_lkvm run --no-such-option -k "$guests/hello.bin"
+	if [ "$status" != 2 ]; then
+		fail unknown-option "expected exit status 2"
+	elif [ ! -s "$err" ]; then
+		fail unknown-option "no message on stderr"
+	else
+		pass unknown-option
+	fi
+}
+
+# Can this process open /dev/kvm read-write?  Prints the reason if not.
+kvm_unusable() {
+	if [ ! -e /dev/kvm ]; then
+		echo "/dev/kvm does not exist"
+	elif ! (exec 3<>/dev/kvm) 2>/dev/null; then
+		echo "/dev/kvm cannot be opened read-write by $(id -un)"
+	fi
+}
+
+finish() {
+	echo "direct: $passed passed, $failed failed, $skipped skipped"
+	[ "$failed" = 0 ] || exit 1
+	exit "${1:-0}"
+}
+
+why=$(kvm_unusable)
+if [ -n "$why" ]; then
+	echo "################################################################"
+	echo "## SKIPPING THE WHOLE DIRECT TIER: $why"
+	echo "################################################################"
+	for c in $CASES; do
+		skip "$c" "$why"
+	done
+	finish 77
+fi
+
+if [ ! -x "$lkvm" ]; then
+	echo "FAIL: lkvm ($lkvm is missing or not executable: run 'make')"
+	failed=$((failed + 1))
+	finish
+fi
+
+for c in $CASES; do
+	"case_$c"
+done
+finish
