@@ -1,0 +1,353 @@
+/*
+ * Split virtqueue data path: popping descriptor chains, publishing used
+ * elements and the notification decisions in both directions.  Every ring
+ * field and buffer address comes from the guest and is checked before use;
+ * a violation marks the device broken instead of being acted on.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "lkvm/log.h"
+#include "lkvm/virtio.h"
+
+/*
+ * The barrier between publishing used->idx and reading used_event (or the
+ * avail flags) in virtq_should_signal().  Only the ordering test defines
+ * VIRTQ_TEST_WEAK_SIGNAL_BARRIER, to build a deliberately broken copy and
+ * prove the test can see the lost wake-up this barrier prevents.
+ */
+#ifdef VIRTQ_TEST_WEAK_SIGNAL_BARRIER
+#define virtq_signal_barrier() barrier()
+#else
+#define virtq_signal_barrier() mb()
+#endif
+
+/* Acquire pairs with the release in queue setup: rings mapped before ready. */
+static bool vq_usable(const struct virt_queue *vq)
+{
+	return __atomic_load_n(&vq->ready, __ATOMIC_ACQUIRE) && !virtq_is_broken(vq);
+}
+
+bool virtq_is_broken(const struct virt_queue *vq)
+{
+	return READ_ONCE(vq->broken) || virtio_device_is_broken(vq->vdev);
+}
+
+void virtq_mark_broken(struct virt_queue *vq, const char *fmt, ...)
+{
+	char why[160];
+	va_list ap;
+
+	WRITE_ONCE(vq->broken, true);
+	if (virtio_device_is_broken(vq->vdev))
+		return;	/* already reported: one line per break */
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	virtio_device_mark_broken(vq->vdev, "queue %u: %s", vq->index, why);
+}
+
+struct virtq_elem *virtq_elem_alloc(const struct virt_queue *vq)
+{
+	struct virtq_elem *elem;
+
+	elem = calloc(1, sizeof(*elem) + vq->max_size * sizeof(struct iovec));
+	if (elem)
+		elem->iov_cap = vq->max_size;
+	return elem;
+}
+
+void virtq_elem_free(struct virtq_elem *elem)
+{
+	free(elem);
+}
+
+/*
+ * Are there avail entries we have not taken?  avail->idx is re-read only
+ * once the previously seen ones are consumed.
+ */
+static bool avail_pending(struct virt_queue *vq)
+{
+	u16 idx;
+
+	if (vq->last_avail_idx != vq->shadow_avail_idx)
+		return true;
+	idx = le16toh(READ_ONCE(vq->avail->idx));
+	if ((u16)(idx - vq->last_avail_idx) > vq->size) {
+		virtq_mark_broken(vq, "avail idx %u is more than %u ahead of %u",
+				  idx, vq->size, vq->last_avail_idx);
+		return false;
+	}
+	vq->shadow_avail_idx = idx;
+	if (idx == vq->last_avail_idx)
+		return false;
+	/* Ring entries are read after the idx that published them. */
+	rmb();
+	return true;
+}
+
+bool virtq_has_avail(struct virt_queue *vq)
+{
+	return vq_usable(vq) && avail_pending(vq);
+}
+
+/* Copy once: the guest may rewrite the descriptor while we look at it. */
+static void read_desc(struct vring_desc *d, const void *src)
+{
+	memcpy(d, src, sizeof(*d));
+	d->addr = le64toh(d->addr);
+	d->len = le32toh(d->len);
+	d->flags = le16toh(d->flags);
+	d->next = le16toh(d->next);
+}
+
+static bool add_buffer(struct virt_queue *vq, struct virtq_elem *elem,
+		       const struct vring_desc *d)
+{
+	unsigned int n = elem->out_num + elem->in_num;
+	bool writable = d->flags & VRING_DESC_F_WRITE;
+	void *hva;
+
+	if (d->len == 0) {
+		virtq_mark_broken(vq, "zero-length buffer in chain %u", elem->head);
+		return false;
+	}
+	if (n >= elem->iov_cap || n >= vq->size) {
+		virtq_mark_broken(vq, "chain %u has more than %u buffers", elem->head,
+				  MIN(elem->iov_cap, (unsigned int)vq->size));
+		return false;
+	}
+	if (!writable && elem->in_num) {
+		virtq_mark_broken(vq, "readable buffer after a writable one in chain %u",
+				  elem->head);
+		return false;
+	}
+	hva = guest_mem_ptr(vq->mem, d->addr, d->len);
+	if (!hva) {
+		virtq_mark_broken(vq, "buffer 0x%llx+0x%x outside guest RAM in chain %u",
+				  (unsigned long long)d->addr, d->len, elem->head);
+		return false;
+	}
+	/* Spec: a chain is at most 4 GiB; used lengths are 32-bit. */
+	if ((u64)elem->out_len + elem->in_len + d->len > 0xffffffffULL) {
+		virtq_mark_broken(vq, "chain %u is longer than 4 GiB", elem->head);
+		return false;
+	}
+	elem->iov[n].iov_base = hva;
+	elem->iov[n].iov_len = d->len;
+	if (writable) {
+		elem->in_num++;
+		elem->in_len += d->len;
+	} else {
+		elem->out_num++;
+		elem->out_len += d->len;
+	}
+	return true;
+}
+
+/* The table an indirect descriptor points to; it ends the chain. */
+static bool walk_indirect(struct virt_queue *vq, struct virtq_elem *elem,
+			  const struct vring_desc *ind)
+{
+	const u8 *table;	/* bytes: the spec does not promise alignment */
+	struct vring_desc d;
+	unsigned int n, i = 0, steps = 0;
+
+	if (!vq->indirect || (ind->flags & VRING_DESC_F_NEXT)) {
+		virtq_mark_broken(vq, "%s indirect descriptor in chain %u",
+				  vq->indirect ? "chained" : "unnegotiated", elem->head);
+		return false;
+	}
+	n = ind->len / sizeof(d);
+	if (ind->len == 0 || ind->len % sizeof(d) || n > vq->size) {
+		virtq_mark_broken(vq, "indirect table of %u bytes in chain %u",
+				  ind->len, elem->head);
+		return false;
+	}
+	table = guest_mem_ptr(vq->mem, ind->addr, ind->len);
+	if (!table) {
+		virtq_mark_broken(vq, "indirect table 0x%llx outside guest RAM in chain %u",
+				  (unsigned long long)ind->addr, elem->head);
+		return false;
+	}
+	for (;;) {
+		if (++steps > n) {
+			virtq_mark_broken(vq, "indirect chain %u loops", elem->head);
+			return false;
+		}
+		read_desc(&d, table + i * sizeof(d));
+		if (d.flags & VRING_DESC_F_INDIRECT) {
+			virtq_mark_broken(vq, "nested indirect table in chain %u", elem->head);
+			return false;
+		}
+		if (!add_buffer(vq, elem, &d))
+			return false;
+		if (!(d.flags & VRING_DESC_F_NEXT))
+			return true;
+		i = d.next;
+		if (i >= n) {
+			virtq_mark_broken(vq, "indirect next %u beyond table of %u in chain %u",
+					  i, n, elem->head);
+			return false;
+		}
+	}
+}
+
+static bool walk_chain(struct virt_queue *vq, struct virtq_elem *elem)
+{
+	struct vring_desc d;
+	unsigned int i = elem->head, steps = 0;
+
+	for (;;) {
+		if (++steps > vq->size) {
+			virtq_mark_broken(vq, "chain %u loops", elem->head);
+			return false;
+		}
+		read_desc(&d, &vq->desc[i]);
+		if (d.flags & VRING_DESC_F_INDIRECT)
+			return walk_indirect(vq, elem, &d);
+		if (!add_buffer(vq, elem, &d))
+			return false;
+		if (!(d.flags & VRING_DESC_F_NEXT))
+			return true;
+		i = d.next;
+		if (i >= vq->size) {
+			virtq_mark_broken(vq, "next %u beyond queue size %u in chain %u",
+					  i, vq->size, elem->head);
+			return false;
+		}
+	}
+}
+
+bool virtq_pop(struct virt_queue *vq, struct virtq_elem *elem)
+{
+	u16 slot, head;
+
+	if (!vq_usable(vq) || !avail_pending(vq))
+		return false;
+	slot = vq->last_avail_idx & (vq->size - 1);
+	head = le16toh(READ_ONCE(vq->avail->ring[slot]));
+	if (head >= vq->size) {
+		virtq_mark_broken(vq, "avail head %u >= queue size %u", head, vq->size);
+		return false;
+	}
+	elem->head = head;
+	elem->out_num = elem->in_num = 0;
+	elem->out_len = elem->in_len = 0;
+	if (!walk_chain(vq, elem))
+		return false;
+	vq->last_avail_idx++;
+	return true;
+}
+
+void virtq_add_used(struct virt_queue *vq, u16 head, u32 len)
+{
+	struct vring_used_elem *e;
+
+	if (!vq_usable(vq))
+		return;
+	if (head >= vq->size) {
+		virtq_mark_broken(vq, "device pushed head %u (lkvm bug)", head);
+		return;
+	}
+	e = &vq->used->ring[vq->used_idx & (vq->size - 1)];
+	WRITE_ONCE(e->id, htole32(head));
+	WRITE_ONCE(e->len, htole32(len));
+	vq->used_idx++;
+}
+
+void virtq_publish_used(struct virt_queue *vq)
+{
+	if (!vq_usable(vq))
+		return;
+	/* The driver must see the elements before the index that covers them. */
+	wmb();
+	WRITE_ONCE(vq->used->idx, htole16(vq->used_idx));
+}
+
+void virtq_push(struct virt_queue *vq, u16 head, u32 len)
+{
+	virtq_add_used(vq, head, len);
+	virtq_publish_used(vq);
+}
+
+bool virtq_should_signal(struct virt_queue *vq)
+{
+	u16 old = vq->signalled_used, new_idx = vq->used_idx;
+	bool valid = vq->signalled_used_valid;
+
+	/*
+	 * Store-buffer pattern.  We stored used->idx and now load used_event
+	 * (or avail->flags); the driver stores used_event and then loads
+	 * used->idx to decide whether to sleep.  Without a full barrier on
+	 * both sides each CPU may read the other's old value while its own
+	 * store still sits in its store buffer: we see the stale used_event
+	 * and skip the interrupt, the driver sees the stale used->idx and
+	 * sleeps - with completed work nobody will ever announce.  Loads may
+	 * pass earlier stores even on x86, so this must be mb(), not wmb().
+	 */
+	virtq_signal_barrier();
+
+	if (!vq_usable(vq))
+		return false;
+	vq->signalled_used = new_idx;
+	vq->signalled_used_valid = true;
+	if (valid && old == new_idx)
+		return false;	/* nothing published since the last decision */
+	if (!vq->event_idx)
+		return !(le16toh(READ_ONCE(vq->avail->flags)) & VRING_AVAIL_F_NO_INTERRUPT);
+	if (!valid)
+		return true;
+	return virtq_need_event(le16toh(READ_ONCE(*vq->used_event)), new_idx, old);
+}
+
+void virtq_signal_if_needed(struct virt_queue *vq)
+{
+	struct virtio_device *vdev = vq->vdev;
+
+	if (!virtq_should_signal(vq))
+		return;
+	__atomic_or_fetch(&vdev->isr, VIRTIO_ISR_QUEUE, __ATOMIC_SEQ_CST);
+	if (vdev->transport && vdev->transport->signal_queue)
+		vdev->transport->signal_queue(vdev, vq);
+}
+
+void virtq_push_and_signal(struct virt_queue *vq, u16 head, u32 len)
+{
+	virtq_push(vq, head, len);
+	virtq_signal_if_needed(vq);
+}
+
+void virtq_disable_notify(struct virt_queue *vq)
+{
+	/* With EVENT_IDX a stale avail_event already suppresses kicks. */
+	if (!vq_usable(vq) || vq->event_idx ||
+	    (vq->used_flags & VRING_USED_F_NO_NOTIFY))
+		return;
+	vq->used_flags |= VRING_USED_F_NO_NOTIFY;
+	WRITE_ONCE(vq->used->flags, htole16(vq->used_flags));
+}
+
+bool virtq_enable_notify_and_check(struct virt_queue *vq)
+{
+	if (!vq_usable(vq))
+		return false;
+	if (vq->event_idx) {
+		WRITE_ONCE(*vq->avail_event, htole16(vq->last_avail_idx));
+	} else if (vq->used_flags & VRING_USED_F_NO_NOTIFY) {
+		vq->used_flags &= ~VRING_USED_F_NO_NOTIFY;
+		WRITE_ONCE(vq->used->flags, htole16(vq->used_flags));
+	}
+	/*
+	 * The mirror image of virtq_should_signal(): we store "kick me" and
+	 * then load avail->idx; the driver stores avail->idx and then loads
+	 * avail_event / used->flags.  A full barrier keeps our load from
+	 * passing our store, so either we see its new buffer here or it sees
+	 * our request and kicks; otherwise both wait and the queue stalls.
+	 */
+	mb();
+	return avail_pending(vq);
+}
