@@ -363,14 +363,14 @@ static void res_mem32_fixed(struct res *r, u32 base, u32 len)
 	put32(p, 8, len);
 }
 
-/* Extended Interrupt: one level-triggered, active-high, exclusive GSI. */
+/* Extended Interrupt: one level-triggered, active-high GSI, shareable. */
 static void res_ext_irq(struct res *r, u32 gsi)
 {
 	u8 *p = res_take(r, 9);
 
 	put8(p, 0, 0x89);
 	put16(p, 1, 6);
-	put8(p, 3, 0x01);		/* consumer, level, active high */
+	put8(p, 3, 0x09);		/* consumer, level, active high, shared */
 	put8(p, 4, 1);			/* one interrupt */
 	put32(p, 5, gsi);
 }

@@ -10,17 +10,21 @@
 #include "lkvm/file.h"
 #include "lkvm/kvm-arch.h"
 #include "lkvm/log.h"
+#include "lkvm/pci.h"
+#include "lkvm/virtio-mmio.h"
+#include "lkvm/virtio-setup.h"
 #include "x86/acpi.h"
 #include "x86/boot.h"
 #include "x86/bzimage.h"
 #include "x86/layout.h"
 
-/* Linux defaults: serial console, reset through the i8042 (see README). */
-#define BASE_CMDLINE "console=ttyS0 reboot=k"
-
-int x86_build_cmdline(char *buf, size_t size, const char *user_params)
+int x86_build_cmdline(char *buf, size_t size, const char *console,
+		      const char *extra, const char *user_params)
 {
-	int n = snprintf(buf, size, "%s%s%s", BASE_CMDLINE,
+	/* Reset through the i8042, which lkvm turns into a clean exit. */
+	int n = snprintf(buf, size, "console=%s reboot=k%s%s%s%s",
+			 console ? console : "ttyS0",
+			 extra && *extra ? " " : "", extra ? extra : "",
 			 user_params ? " " : "", user_params ? user_params : "");
 
 	return (n < 0 || (size_t)n >= size) ? -ENAMETOOLONG : n;
@@ -65,6 +69,9 @@ static void write_boot_gdt(struct kvm *kvm)
 
 static void build_acpi(struct kvm *kvm)
 {
+	struct acpi_mmio_dev mmio[ACPI_MAX_MMIO_DEVS];
+	const struct virtio_mmio_desc *list;
+	unsigned int nr_mmio = virtio_mmio_list(&list);
 	struct acpi_config cfg = {
 		.nr_cpus = kvm->nr_cpus,
 		.ioapic_addr = X86_IOAPIC_ADDR,
@@ -72,11 +79,20 @@ static void build_acpi(struct kvm *kvm)
 		.lapic_addr = X86_LAPIC_ADDR,
 		.pm_base = X86_ACPI_PM_PORT,
 		.sci_irq = X86_ACPI_SCI_IRQ,
-		.pci_mmio_base = 0,
-		.pci_mmio_size = 0,
+		.pci_mmio_base = X86_PCI_MMIO_BASE,
+		.pci_mmio_size = X86_PCI_MMIO_SIZE,
 		.pvpanic_port = X86_PVPANIC_PORT,
+		.mmio_devs = mmio,
+		.nr_mmio_devs = MIN(nr_mmio, ACPI_MAX_MMIO_DEVS),
 	};
 	void *buf = guest_ptr_or_die(kvm, X86_ACPI_ADDR, X86_ACPI_SIZE, "ACPI tables");
+
+	for (unsigned int s = 0; s < ACPI_PCI_SLOTS; s++)
+		cfg.pci_slot_gsi[s] = pci_slot_gsi(s);
+	for (unsigned int i = 0; i < cfg.nr_mmio_devs; i++)
+		mmio[i] = (struct acpi_mmio_dev){
+			.base = (u32)list[i].base, .size = (u32)list[i].size, .gsi = list[i].gsi,
+		};
 	ssize_t n = acpi_build_tables(buf, X86_ACPI_SIZE, X86_ACPI_ADDR, &cfg,
 				      &x86_vm(kvm)->rsdp_addr);
 
@@ -108,7 +124,7 @@ static void load_bzimage(struct kvm *kvm, const u8 *img, size_t size)
 		.cmdline_addr = X86_CMDLINE_ADDR,
 	};
 	const char *why;
-	char *cmdline;
+	char *cmdline, mmio_arg[1024];
 	size_t kernel_size;
 
 	if (bzimage_parse(img, size, &info, &why))
@@ -118,8 +134,10 @@ static void load_bzimage(struct kvm *kvm, const u8 *img, size_t size)
 	       img + info.setup_size, kernel_size);
 
 	cmdline = guest_ptr_or_die(kvm, X86_CMDLINE_ADDR, X86_CMDLINE_MAX, "command line");
+	if (virtio_mmio_cmdline_arg(mmio_arg, sizeof(mmio_arg)) < 0)
+		die("too many virtio-mmio devices for the kernel command line");
 	if (x86_build_cmdline(cmdline, MIN(X86_CMDLINE_MAX, (u64)info.cmdline_size + 1),
-			      kvm->cfg->params) < 0)
+			      virtio_console_name(kvm), mmio_arg, kvm->cfg->params) < 0)
 		die("kernel command line longer than this kernel's %u bytes: shorten -p",
 		    info.cmdline_size);
 	load.cmdline = cmdline;

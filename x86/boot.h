@@ -20,7 +20,12 @@ static inline struct x86_vm *x86_vm(struct kvm *kvm)
 	return kvm->arch;
 }
 
-/* Build the kernel command line lkvm passes: its defaults, then -p. */
-int x86_build_cmdline(char *buf, size_t size, const char *user_params);
+/*
+ * The kernel command line: lkvm's defaults (console, reboot method), then
+ * extra (device descriptions, may be NULL), then -p.  Length or
+ * -ENAMETOOLONG.
+ */
+int x86_build_cmdline(char *buf, size_t size, const char *console,
+		      const char *extra, const char *user_params);
 
 #endif

@@ -47,6 +47,32 @@ static void setup_msrs(struct kvm_cpu *cpu)
 		pr_debug("vCPU %u: MSR_IA32_MISC_ENABLE not settable", cpu->id);
 }
 
+/*
+ * Start with XCR0 holding every user state component the CPUID leaf 0xD
+ * offers.  KVM recomputes the leaf's "size for XCR0" from its own copy of
+ * XCR0, so that copy must match what the guest will enable: a guest's
+ * XSETBV that never reaches KVM (nested SVM under QEMU's TCG does not
+ * intercept it) would otherwise leave the guest reading a size for x87+SSE
+ * only while its AVX state is larger: Linux then warns "XSAVE consistency
+ * problem".  The guest sets XCR0 itself before using XSAVE, so starting
+ * wider is harmless.
+ */
+#define XCR0_USER_STATES 0xe7ULL	/* x87, SSE, AVX, AVX-512 opmask/ZMM */
+
+static void setup_xcr0(struct kvm_cpu *cpu)
+{
+	struct kvm_cpuid_entry2 leaf = { .function = 0xd };
+	struct kvm_xcrs xcrs = { .nr_xcrs = 1 };
+
+	if (!cpuid_supported_entry(cpu->kvm, &leaf))
+		return;
+	xcrs.xcrs[0].xcr = 0;
+	xcrs.xcrs[0].value = (leaf.eax | (u64)leaf.edx << 32) & XCR0_USER_STATES;
+	if (xcrs.xcrs[0].value & 1 && ioctl(cpu->fd, KVM_SET_XCRS, &xcrs) < 0)
+		pr_debug("vCPU %u: KVM_SET_XCRS 0x%llx: %s", cpu->id,
+			 (unsigned long long)xcrs.xcrs[0].value, strerror(errno));
+}
+
 /* Virtual-wire mode, as firmware leaves it: PIC on LINT0, NMI on LINT1. */
 static void setup_lapic(struct kvm_cpu *cpu)
 {
@@ -117,6 +143,7 @@ static void setup_boot_regs(struct kvm_cpu *cpu)
 void kvm_cpu_arch_init(struct kvm_cpu *cpu)
 {
 	cpuid_setup_vcpu(cpu);
+	setup_xcr0(cpu);
 	setup_msrs(cpu);
 	setup_lapic(cpu);
 	/* Other vCPUs wait for INIT/SIPI from the guest, as on hardware. */

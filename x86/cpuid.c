@@ -84,9 +84,24 @@ void cpuid_fixup_entry(struct kvm_cpuid_entry2 *e, unsigned int apic_id,
 	}
 }
 
+static struct kvm_cpuid2 *supported;
+
+bool cpuid_supported_entry(struct kvm *kvm, struct kvm_cpuid_entry2 *e)
+{
+	if (!supported)
+		supported = get_supported_cpuid(kvm->sys_fd);
+	for (unsigned int i = 0; i < supported->nent; i++) {
+		if (supported->entries[i].function == e->function &&
+		    supported->entries[i].index == e->index) {
+			*e = supported->entries[i];
+			return true;
+		}
+	}
+	return false;
+}
+
 void cpuid_setup_vcpu(struct kvm_cpu *cpu)
 {
-	static struct kvm_cpuid2 *supported;
 	struct kvm_cpuid2 *c;
 	size_t bytes;
 

@@ -2,6 +2,7 @@
 #include "lkvm/i8042.h"
 #include "lkvm/kvm-arch.h"
 #include "lkvm/log.h"
+#include "lkvm/pci.h"
 #include "lkvm/pvpanic.h"
 #include "lkvm/rtc.h"
 #include "lkvm/serial8250.h"
@@ -51,6 +52,7 @@ void kvm_arch_init_devices(struct kvm *kvm)
 	check(i8042_register(kvm, &kbc), "i8042");
 	check(acpi_pm_register(kvm, X86_ACPI_PM_PORT), "ACPI PM");
 	check(pvpanic_register(kvm, X86_PVPANIC_PORT), "pvpanic");
+	check(pci_host_init(kvm), "PCI host bridge");
 	if (kvm->cfg->test_device)
 		check(testdev_register(kvm), "test device");
 }

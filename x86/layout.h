@@ -25,7 +25,7 @@
 #define X86_PCI_HOLE_START	0xc0000000ULL
 #define X86_4GIB		0x100000000ULL
 #define X86_PCI_MMIO_BASE	X86_PCI_HOLE_START
-#define X86_PCI_MMIO_SIZE	0x3ec00000ULL	/* up to the IOAPIC */
+#define X86_PCI_MMIO_SIZE	0x3e000000ULL	/* up to the test device and virtio-mmio area */
 #define X86_TEST_MMIO_ADDR	0xfe000000ULL
 #define X86_IOAPIC_ADDR		0xfec00000ULL
 #define X86_LAPIC_ADDR		0xfee00000ULL

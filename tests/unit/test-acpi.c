@@ -382,8 +382,8 @@ static void test_dsdt_virtio_mmio(void)
 	CHECK(memfind(d, len, "LNRO0005", 9) != NULL);
 	/* Memory32Fixed(ReadWrite, 0xfe800200, 0x200) */
 	CHECK(memfind(d, len, "\x86\x09\x00\x01\x00\x02\x80\xfe\x00\x02\x00\x00", 12) != NULL);
-	/* Interrupt(ResourceConsumer, Level, ActiveHigh, Exclusive) { 6 } */
-	CHECK(memfind(d, len, "\x89\x06\x00\x01\x01\x06\x00\x00\x00", 9) != NULL);
+	/* Interrupt(ResourceConsumer, Level, ActiveHigh, Shared) { 6 } */
+	CHECK(memfind(d, len, "\x89\x06\x00\x09\x01\x06\x00\x00\x00", 9) != NULL);
 
 	cfg.nr_mmio_devs = ACPI_MAX_MMIO_DEVS + 1;
 	CHECK_EQ(acpi_build_tables(area, sizeof(area), 0xe0000, &cfg, &(u64){ 0 }), -EINVAL);

@@ -165,11 +165,13 @@ static void test_cmdline(void)
 {
 	char buf[64];
 
-	CHECK(x86_build_cmdline(buf, sizeof(buf), NULL) > 0);
-	CHECK(strstr(buf, "console=ttyS0") != NULL);
-	CHECK(x86_build_cmdline(buf, sizeof(buf), "quiet token=1") > 0);
-	CHECK(strstr(buf, " quiet token=1") != NULL);
-	CHECK_EQ(x86_build_cmdline(buf, 20, "a-very-long-parameter-list"), -ENAMETOOLONG);
+	CHECK(x86_build_cmdline(buf, sizeof(buf), NULL, NULL, NULL) > 0);
+	CHECK_STR(buf, "console=ttyS0 reboot=k");
+	CHECK(x86_build_cmdline(buf, sizeof(buf), "hvc0", "", "quiet token=1") > 0);
+	CHECK_STR(buf, "console=hvc0 reboot=k quiet token=1");
+	CHECK(x86_build_cmdline(buf, sizeof(buf), NULL, "x=1", "y") > 0);
+	CHECK_STR(buf, "console=ttyS0 reboot=k x=1 y");
+	CHECK_EQ(x86_build_cmdline(buf, 20, NULL, NULL, "a-very-long-parameter-list"), -ENAMETOOLONG);
 }
 
 static void test_cpuid_topology(void)
