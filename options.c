@@ -54,7 +54,10 @@ void print_run_usage(FILE *out)
 	      "  -m, --mem SIZE          guest RAM, MiB or with K/M/G suffix (default 256)\n"
 	      "  -c, --cpus N            number of vCPUs (default 1)\n"
 	      "      --name NAME         name of this VM\n"
-	      "      --console serial    guest console on ttyS0 (default)\n"
+	      "      --console serial|virtio  guest console on ttyS0 (default) or hvc0\n"
+	      "      --rng               virtio-rng: entropy from the host's getrandom()\n"
+	      "      --virtio-transport pci|pci-legacy|mmio|mmio-legacy\n"
+	      "                          how virtio devices appear (default pci)\n"
 	      "      --timeout SECONDS   stop the guest and exit 124 after SECONDS\n"
 	      "      --debug             log unhandled I/O and other details\n"
 	      "Console: Ctrl-A x stops the guest; Ctrl-A Ctrl-A sends Ctrl-A.\n"
@@ -143,16 +146,18 @@ static int parse_one(int opt, const char *arg, struct lkvm_config *cfg)
 		cfg->timeout_sec = v;
 		break;
 	case OPT_CONSOLE:
-		if (strcmp(arg, "serial"))
-			return usage_error("--console %s is not implemented yet: only 'serial' is", arg);
+		if (strcmp(arg, "serial") && strcmp(arg, "virtio"))
+			return usage_error("bad --console '%s': use serial or virtio", arg);
 		cfg->console = arg;
 		break;
 	case OPT_TRANSPORT:
-		if (strcmp(arg, "pci") && strcmp(arg, "pci-legacy") && strcmp(arg, "mmio"))
-			return usage_error("bad --virtio-transport '%s': use pci, pci-legacy or mmio", arg);
+		if (strcmp(arg, "pci") && strcmp(arg, "pci-legacy") &&
+		    strcmp(arg, "mmio") && strcmp(arg, "mmio-legacy"))
+			return usage_error("bad --virtio-transport '%s': use pci, pci-legacy, mmio or mmio-legacy", arg);
 		cfg->transport = arg;
 		break;
-	case 'd': case 'n': case OPT_RNG: case OPT_BALLOON: case OPT_9P:
+	case OPT_RNG: cfg->rng = true; break;
+	case 'd': case 'n': case OPT_BALLOON: case OPT_9P:
 	case OPT_VSOCK: case OPT_SANDBOX: case OPT_NODHCP: case OPT_DEV:
 	case OPT_HUGETLBFS: case OPT_VFIO:
 		return -1; /* reported by the caller, which knows the name */

@@ -12,6 +12,7 @@
 #include "lkvm/options.h"
 #include "lkvm/run.h"
 #include "lkvm/term.h"
+#include "lkvm/virtio-setup.h"
 
 static struct kvm *running_vm;
 
@@ -99,6 +100,7 @@ int cmd_run(int argc, char **argv)
 	kvm = running_vm = kvm_create(&cfg);
 	/* Devices first: the firmware tables built at load time describe them. */
 	kvm_arch_init_devices(kvm);
+	virtio_devices_init(kvm);
 	kvm_arch_load_guest(kvm);
 	kvm_cpus_create(kvm);
 

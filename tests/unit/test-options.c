@@ -60,7 +60,21 @@ static void test_unimplemented_options_refused(void)
 	/* Known kvmtool options that do nothing yet must not be ignored. */
 	CHECK_EQ(PARSE(&cfg, "-k", "k", "--balloon"), LKVM_EXIT_USAGE);
 	CHECK_EQ(PARSE(&cfg, "-k", "k", "--9p", "/tmp,tag"), LKVM_EXIT_USAGE);
-	CHECK_EQ(PARSE(&cfg, "-k", "k", "--console", "virtio"), LKVM_EXIT_USAGE);
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "--console", "hvc"), LKVM_EXIT_USAGE);
+}
+
+static void test_virtio_options(void)
+{
+	struct lkvm_config cfg;
+
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "--console", "virtio", "--rng",
+		       "--virtio-transport", "mmio-legacy"), 0);
+	CHECK_STR(cfg.console, "virtio");
+	CHECK(cfg.rng);
+	CHECK_STR(cfg.transport, "mmio-legacy");
+	CHECK_EQ(PARSE(&cfg, "-k", "k"), 0);
+	CHECK(!cfg.rng);
+	CHECK_STR(cfg.transport, "pci");
 }
 
 static void test_mem_size_units(void)
@@ -96,6 +110,7 @@ int main(void)
 	RUN(test_long_and_short_options);
 	RUN(test_bad_values_exit_2);
 	RUN(test_unimplemented_options_refused);
+	RUN(test_virtio_options);
 	RUN(test_mem_size_units);
 	RUN(test_help);
 	return unit_summary();

@@ -1,0 +1,52 @@
+/* Which virtio devices a VM gets, and on which transport. */
+#include <errno.h>
+#include <string.h>
+#include "lkvm/kvm.h"
+#include "lkvm/log.h"
+#include "lkvm/virtio-console.h"
+#include "lkvm/virtio-mmio.h"
+#include "lkvm/virtio-pci.h"
+#include "lkvm/virtio-rng.h"
+#include "lkvm/virtio-setup.h"
+
+int virtio_attach(struct kvm *kvm, struct virtio_device *vdev)
+{
+	const char *t = kvm->cfg->transport;
+
+	if (!strcmp(t, "pci"))
+		return virtio_pci_attach(kvm, vdev, false);
+	if (!strcmp(t, "pci-legacy"))
+		return virtio_pci_attach(kvm, vdev, true);
+	if (!strcmp(t, "mmio"))
+		return virtio_mmio_attach(kvm, vdev, false);
+	if (!strcmp(t, "mmio-legacy"))
+		return virtio_mmio_attach(kvm, vdev, true);
+	return -EINVAL;
+}
+
+static void add_device(struct kvm *kvm, const char *what,
+		       int (*init)(struct kvm *, struct virtio_device **))
+{
+	struct virtio_device *vdev;
+	int ret = init(kvm, &vdev);
+
+	if (ret < 0)
+		die("cannot create %s: %s", what, strerror(-ret));
+	ret = virtio_attach(kvm, vdev);
+	if (ret < 0)
+		die("cannot attach %s to the %s transport: %s", what,
+		    kvm->cfg->transport, strerror(-ret));
+}
+
+void virtio_devices_init(struct kvm *kvm)
+{
+	if (!strcmp(kvm->cfg->console, "virtio"))
+		add_device(kvm, "virtio-console", virtio_console_init);
+	if (kvm->cfg->rng)
+		add_device(kvm, "virtio-rng", virtio_rng_init);
+}
+
+const char *virtio_console_name(struct kvm *kvm)
+{
+	return strcmp(kvm->cfg->console, "virtio") ? NULL : "hvc0";
+}
