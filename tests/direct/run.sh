@@ -31,7 +31,7 @@ while [ $# -gt 0 ]; do
 done
 
 CASES="hello exitcode probe reset dispatch longmode smp triple pio-loop
-	missing-kernel unknown-option"
+	missing-kernel unknown-option timeout sigterm console-pty"
 
 passed=0 failed=0 skipped=0
 work=$(mktemp -d)
@@ -181,6 +181,57 @@ case_unknown-option() {
 		fail unknown-option "no message on stderr"
 	else
 		pass unknown-option
+	fi
+}
+
+# --timeout stops a guest that never ends, with status 124.
+case_timeout() {
+	local t0=$SECONDS
+	run_lkvm run -k "$guests/echo.bin" --timeout 1
+	if [ "$status" != 124 ]; then
+		fail timeout "lkvm exited with $status, expected 124"
+	elif [ $((SECONDS - t0)) -gt 5 ]; then
+		fail timeout "took $((SECONDS - t0)) s for --timeout 1"
+	elif ! grep -q -- "--timeout" "$err"; then
+		fail timeout "no message naming --timeout"
+	else
+		pass timeout
+	fi
+}
+
+# SIGTERM (what CI systems send) stops the guest and lkvm exits 0.
+case_sigterm() {
+	"$lkvm" run -k "$guests/echo.bin" </dev/null >"$out" 2>"$err" &
+	local pid=$!
+	sleep 1
+	kill -TERM "$pid"
+	timeout 10 tail --pid="$pid" -f /dev/null
+	wait "$pid"
+	status=$?
+	if [ "$status" != 0 ]; then
+		fail sigterm "lkvm exited with $status after SIGTERM, expected 0"
+	elif ! grep -q "echo: ready" "$out"; then
+		fail sigterm "the guest never ran"
+	else
+		pass sigterm
+	fi
+}
+
+# Terminal behaviour on a pty: input, Ctrl-A x, terminal restored.
+case_console-pty() {
+	local here
+	here=$(dirname "$0")
+	if ! command -v python3 >/dev/null; then
+		skip console-pty "python3 is needed to drive a pty"
+		return
+	fi
+	python3 "$here/console-pty.py" "$lkvm" "$guests/echo.bin" >"$out" 2>"$err"
+	status=$?
+	sed 's/^\(PASS\|FAIL\): /  \1 /' "$out"
+	if [ "$status" = 0 ]; then
+		pass console-pty
+	else
+		fail console-pty "a terminal check failed"
 	fi
 }
 
