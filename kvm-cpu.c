@@ -18,6 +18,13 @@
 
 #define SIG_VCPU_KICK SIGUSR2
 
+struct kvm_cpu_work {
+	int (*fn)(struct kvm_cpu *cpu, void *arg);
+	void *arg;
+	int result;
+	bool done;
+};
+
 static void kick_handler(int sig UNUSED)
 {
 	/* Only here to make KVM_RUN return -EINTR. */
@@ -31,6 +38,8 @@ static struct kvm_cpu *kvm_cpu_create(struct kvm *kvm, unsigned int id)
 		die("out of memory");
 	cpu->id = id;
 	cpu->kvm = kvm;
+	pthread_mutex_init(&cpu->work_lock, NULL);
+	pthread_cond_init(&cpu->work_done, NULL);
 	cpu->fd = ioctl(kvm->vm_fd, KVM_CREATE_VCPU, id);
 	if (cpu->fd < 0)
 		die("KVM_CREATE_VCPU %u: %s", id, strerror(errno));
@@ -150,6 +159,90 @@ static void handle_exit(struct kvm_cpu *cpu)
 	}
 }
 
+static void kick(struct kvm_cpu *cpu)
+{
+	WRITE_ONCE(cpu->run->immediate_exit, 1);
+	pthread_kill(cpu->thread, SIG_VCPU_KICK);
+}
+
+static void do_pending_work(struct kvm_cpu *cpu)
+{
+	pthread_mutex_lock(&cpu->work_lock);
+	if (cpu->work) {
+		cpu->work->result = cpu->work->fn(cpu, cpu->work->arg);
+		cpu->work->done = true;
+		cpu->work = NULL;
+		pthread_cond_broadcast(&cpu->work_done);
+	}
+	pthread_mutex_unlock(&cpu->work_lock);
+}
+
+int kvm_cpu_run_on(struct kvm_cpu *cpu, int (*fn)(struct kvm_cpu *, void *), void *arg)
+{
+	struct kvm_cpu_work w = { .fn = fn, .arg = arg };
+
+	pthread_mutex_lock(&cpu->work_lock);
+	while (cpu->work && !kvm_stopping(cpu->kvm))
+		pthread_cond_wait(&cpu->work_done, &cpu->work_lock);
+	if (kvm_stopping(cpu->kvm) || !cpu->started) {
+		pthread_mutex_unlock(&cpu->work_lock);
+		return -ESRCH;
+	}
+	cpu->work = &w;
+	kick(cpu);
+	while (!w.done && !kvm_stopping(cpu->kvm))
+		pthread_cond_wait(&cpu->work_done, &cpu->work_lock);
+	if (!w.done)
+		cpu->work = NULL;
+	pthread_mutex_unlock(&cpu->work_lock);
+	return w.done ? w.result : -ESRCH;
+}
+
+/* Wait here while the VM is paused; work requests are still served. */
+static void wait_while_paused(struct kvm_cpu *cpu)
+{
+	struct kvm *kvm = cpu->kvm;
+
+	pthread_mutex_lock(&kvm->stop_lock);
+	while (kvm->paused && kvm->stop_reason == VM_RUNNING) {
+		struct timespec ts;
+
+		pthread_mutex_unlock(&kvm->stop_lock);
+		do_pending_work(cpu);
+		pthread_mutex_lock(&kvm->stop_lock);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 50 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&kvm->stop_cond, &kvm->stop_lock, &ts);
+	}
+	pthread_mutex_unlock(&kvm->stop_lock);
+}
+
+void kvm_cpus_pause(struct kvm *kvm)
+{
+	pthread_mutex_lock(&kvm->stop_lock);
+	kvm->paused = true;
+	pthread_mutex_unlock(&kvm->stop_lock);
+	for (unsigned int i = 0; i < kvm->nr_cpus; i++)
+		kick(kvm->cpus[i]);
+}
+
+void kvm_cpus_resume(struct kvm *kvm)
+{
+	pthread_mutex_lock(&kvm->stop_lock);
+	kvm->paused = false;
+	pthread_cond_broadcast(&kvm->stop_cond);
+	pthread_mutex_unlock(&kvm->stop_lock);
+}
+
+bool kvm_cpus_paused(struct kvm *kvm)
+{
+	return READ_ONCE(kvm->paused);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct kvm_cpu *cpu = arg;
@@ -158,6 +251,13 @@ static void *vcpu_thread(void *arg)
 	snprintf(name, sizeof(name), "vcpu%u", cpu->id);
 	pthread_setname_np(pthread_self(), name);
 	while (!kvm_stopping(cpu->kvm)) {
+		/* Clear before checking for work so a later kick is not lost. */
+		WRITE_ONCE(cpu->run->immediate_exit, 0);
+		do_pending_work(cpu);
+		if (READ_ONCE(cpu->kvm->paused))
+			wait_while_paused(cpu);
+		if (kvm_stopping(cpu->kvm))
+			break;
 		if (ioctl(cpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -184,16 +284,24 @@ void kvm_cpus_start(struct kvm *kvm)
 					 kvm->cpus[i]);
 		if (err)
 			die("cannot start vCPU thread: %s", strerror(err));
+		pthread_mutex_lock(&kvm->cpus[i]->work_lock);
+		kvm->cpus[i]->started = true;
+		pthread_mutex_unlock(&kvm->cpus[i]->work_lock);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 void kvm_cpus_stop(struct kvm *kvm)
 {
-	for (unsigned int i = 0; i < kvm->nr_cpus; i++) {
-		WRITE_ONCE(kvm->cpus[i]->run->immediate_exit, 1);
-		pthread_kill(kvm->cpus[i]->thread, SIG_VCPU_KICK);
-	}
 	for (unsigned int i = 0; i < kvm->nr_cpus; i++)
-		pthread_join(kvm->cpus[i]->thread, NULL);
+		kick(kvm->cpus[i]);
+	for (unsigned int i = 0; i < kvm->nr_cpus; i++) {
+		struct kvm_cpu *cpu = kvm->cpus[i];
+
+		pthread_join(cpu->thread, NULL);
+		/* Release anyone still waiting in kvm_cpu_run_on(). */
+		pthread_mutex_lock(&cpu->work_lock);
+		pthread_cond_broadcast(&cpu->work_done);
+		pthread_mutex_unlock(&cpu->work_lock);
+	}
 }

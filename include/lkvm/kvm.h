@@ -42,6 +42,7 @@ struct kvm {
 	pthread_cond_t stop_cond;
 	enum vm_stop_reason stop_reason;
 	int guest_exit_code;	/* with VM_STOP_GUEST_EXIT */
+	bool paused;		/* under stop_lock; vCPUs wait on stop_cond */
 
 	void *arch;		/* per-architecture state */
 };
