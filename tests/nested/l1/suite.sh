@@ -1,0 +1,101 @@
+# Sourced by L1's /init: runs every case of $L1_CASES with lkvm, one after
+# the other in this one L1 boot (an L2 boot takes seconds, an L1 boot many).
+#
+# For each case the console shows
+#   @@LKVM-BEGIN name@@
+#   ...everything lkvm printed (the L2 console and lkvm's stderr)...
+#   @@LKVM-END name@@
+#   @@LKVM-CASE name exit=N timedout=0|1 elapsed_ms=N boot_ms=N ...@@
+# and tests/nested/run.sh judges the case from that.
+
+# Defaults; a case file may change any of them (see cases/README).
+case_defaults() {
+	CASE_CPUS=1
+	CASE_MEM=256
+	CASE_APPEND=
+	CASE_QUIET=1
+	CASE_TIMEOUT=90
+	CASE_INFO=
+	case_input() { :; }
+	case_l1_setup() { :; }
+}
+
+# For case_input: waits until lkvm has printed PATTERN.  Gives up after
+# SECS seconds or as soon as lkvm has exited, so that a feeder never keeps
+# the case alive.
+wait_for() {
+	n=$(( ${2:-30} * 10 ))
+	while [ "$n" -gt 0 ]; do
+		grep -q -- "$1" "$CASE_OUT" 2>/dev/null && return 0
+		[ -e "$CASE_RC" ] && return 1
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+
+# Reads lkvm's output until the guest's user-space marker and writes the
+# time it arrived to $1; drains the rest so that tee never sees EPIPE.
+note_boot_time() {
+	if grep -q -m1 LKVM-USERSPACE-OK; then
+		uptime_ms > "$1"
+	fi
+	cat > /dev/null
+}
+
+run_case() {
+	name=$1
+	case_defaults
+	if [ ! -f "/cases/$name.sh" ]; then
+		echo "@@LKVM-CASE $name exit=none timedout=0 missing=1@@"
+		return
+	fi
+	. "/cases/$name.sh"
+	# A loaded build machine slows TCG down a lot; allow for it.
+	CASE_TIMEOUT=$((CASE_TIMEOUT * ${L1_TIMEOUT_FACTOR:-1}))
+	CASE_OUT=/tmp/$name.out
+	CASE_RC=/tmp/$name.rc
+	rm -f "$CASE_OUT" "$CASE_RC" "/tmp/$name.boot"
+	case_l1_setup
+
+	# "quiet" saves seconds per case: every console byte is a port I/O
+	# exit of L2, emulated by TCG.  The boot case keeps the full log, and
+	# run.sh --guest-verbose brings it back everywhere.
+	quiet=
+	[ "$CASE_QUIET" = 1 ] && [ "${L1_GUEST_VERBOSE:-0}" != 1 ] && quiet=quiet
+	cmdline="lkvm.case=$name reboot=k${quiet:+ $quiet}${CASE_APPEND:+ $CASE_APPEND}"
+	echo "@@LKVM-BEGIN $name@@"
+	echo "@@LKVM-CMD lkvm run -k $L2_KERNEL -i $L2_INITRD" \
+		"-p \"$cmdline\" -m $CASE_MEM -c $CASE_CPUS --name $name@@"
+	t0=$(date +%s)
+	ms0=$(uptime_ms)
+	# case_input feeds lkvm's stdin (nothing by default: stdin is at EOF at
+	# once, which lkvm must cope with).  -k: a VMM that ignores SIGTERM is
+	# killed 5 s later.
+	case_input | {
+		timeout -s TERM -k 5 "$CASE_TIMEOUT" \
+			lkvm run -k "$L2_KERNEL" -i "$L2_INITRD" \
+			-p "$cmdline" -m "$CASE_MEM" -c "$CASE_CPUS" \
+			--name "$name" 2>&1
+		echo $? > "$CASE_RC"
+	} | tee "$CASE_OUT" /dev/console | note_boot_time "/tmp/$name.boot"
+	ms1=$(uptime_ms)
+	t1=$(date +%s)
+	echo
+	echo "@@LKVM-END $name@@"
+
+	rc=$(cat "$CASE_RC" 2>/dev/null || echo none)
+	elapsed=$((ms1 - ms0))
+	timedout=0
+	[ "$elapsed" -ge $((CASE_TIMEOUT * 1000)) ] && timedout=1
+	boot=none
+	[ -f "/tmp/$name.boot" ] && boot=$(( $(cat "/tmp/$name.boot") - ms0 ))
+	echo "@@LKVM-CASE $name exit=$rc timedout=$timedout" \
+		"elapsed_ms=$elapsed boot_ms=$boot timeout=$CASE_TIMEOUT" \
+		"l1_t0=$t0 l1_t1=$t1 $CASE_INFO@@"
+}
+
+for c in $L1_CASES; do
+	# A subshell per case: case files define variables and functions.
+	( run_case "$c" )
+done

@@ -1,0 +1,218 @@
+#!/bin/bash
+# The nested test tier: real Debian Linux guests booted by lkvm.
+#
+# /dev/kvm on the development machines cannot run Linux, so this boots a
+# Linux "L1" under QEMU/TCG with an emulated AMD SVM CPU, loads the real KVM
+# there, and runs every case with lkvm inside that one L1 boot.  L1 reports
+# each case on its console (see l1/suite.sh); this script judges them.
+#
+# usage: tests/nested/run.sh [--lkvm PATH] [--cases "a b ..."]
+#                            [--reference-qemu] [--log FILE] [--verbose]
+#   --lkvm PATH        the lkvm binary to test (default: ./lkvm of the tree)
+#   --cases LIST       cases to run, in this order (default: all of cases/)
+#   --flavour F        the guest's Debian kernel flavour: cloud-amd64
+#                      (default) or amd64 (generic: has 9p, vsock, MP tables)
+#   --reference-qemu   run the cases with QEMU+KVM inside L1 instead of
+#                      lkvm, to check the harness itself
+#   --log FILE         where to keep L1's console log
+#                      (default: ${TMPDIR:-/tmp}/lkvm-nested-console.log)
+#   --verbose          show L1's console while it runs
+#   --guest-verbose    no "quiet" on the guests' command line (slower; the
+#                      boot case always shows the kernel's full log)
+# Environment: LKVM_CACHE (default ~/.cache/lkvm) holds the guest kernel;
+# LKVM_REFRESH_KERNEL=1 fetches the newest one even when one is cached;
+# LKVM_NESTED_TIMEOUT_FACTOR=N multiplies every case's time limit (default
+# 1: 90 s for most cases) for very slow or busy machines.
+#
+# Prints PASS:/FAIL:/SKIP: lines and "nested: N passed, N failed, N
+# skipped".  Exit status: 0 all passed, 1 a case failed, 77 the harness
+# cannot run here (prerequisite missing), 2 usage or build error.
+
+set -u
+. "$(dirname "$0")/lib.sh"
+
+lkvm=$REPO_DIR/lkvm
+cases=
+verbose=0
+guest_verbose=0
+flavour=cloud-amd64
+log=${TMPDIR:-/tmp}/lkvm-nested-console.log
+REFERENCE_QEMU=0
+factor=${LKVM_NESTED_TIMEOUT_FACTOR:-1}
+while [ $# -gt 0 ]; do
+	case $1 in
+	--lkvm) lkvm=$2; shift ;;
+	--cases) cases=$2; shift ;;
+	--flavour) flavour=$2; shift ;;
+	--reference-qemu) REFERENCE_QEMU=1 ;;
+	--log) log=$2; shift ;;
+	--verbose|-v) verbose=1 ;;
+	--guest-verbose) guest_verbose=1 ;;
+	-h|--help) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	*) nested_die "unknown option $1 (see --help)" ;;
+	esac
+	shift
+done
+
+if [ -z "$cases" ]; then
+	cases=$(cd "$NESTED_DIR/cases" && ls *.sh | sed 's/\.sh$//' | tr '\n' ' ')
+fi
+for c in $cases; do
+	[ -f "$NESTED_DIR/cases/$c.sh" ] || nested_die "no case '$c' in $NESTED_DIR/cases"
+done
+
+nested_check_host_tools
+if [ "$REFERENCE_QEMU" = 1 ]; then
+	lkvm=$NESTED_DIR/l1/qemu-as-lkvm
+elif [ ! -x "$lkvm" ]; then
+	nested_die "lkvm binary '$lkvm' not found (run make first)"
+fi
+kernel_prepare "$flavour"
+l1_kernel_prepare
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/lkvm-nested.XXXXXX") || nested_die "mktemp"
+trap 'rm -rf "$work"' EXIT
+
+build_l2_initramfs "$work/l2.cpio.gz" "$work" ||
+	nested_die "building the L2 initramfs failed"
+build_l1_initramfs "$work/l1.cpio" "$work" suite "$lkvm" "$work/l2.cpio.gz" \
+	"L1_CASES='$cases'
+L1_TIMEOUT_FACTOR=$factor
+L1_GUEST_VERBOSE=$guest_verbose" || nested_die "building the L1 initramfs failed"
+
+# The host-side limit: L1's boot plus every case's own limit and slack, so
+# only a wedged L1 ever reaches it.
+budget=150
+for c in $cases; do
+	t=$( CASE_TIMEOUT=90; . "$NESTED_DIR/cases/$c.sh"; echo "$CASE_TIMEOUT" )
+	budget=$((budget + t * factor + 15))
+done
+
+echo "nested: kernel $KREL, lkvm $lkvm, cases: $cases"
+start=$(date +%s)
+if [ "$verbose" = 1 ]; then
+	run_l1_batch "$work/l1.cpio" "$work/raw.log" "$budget" &
+	qpid=$!
+	tail -n +1 -F --pid=$qpid "$work/raw.log" 2>/dev/null &
+	wait $qpid
+	qemu_rc=$?
+	sleep 1
+else
+	run_l1_batch "$work/l1.cpio" "$work/raw.log" "$budget"
+	qemu_rc=$?
+fi
+wall=$(( $(date +%s) - start ))
+cp "$work/raw.log" "$log" 2>/dev/null
+clean_console_log "$work/raw.log" > "$work/console.log"
+console=$work/console.log
+
+# --- judging ---------------------------------------------------------------
+
+passed=0 failed=0 skipped=0
+pass() { echo "PASS: $*"; passed=$((passed + 1)); }
+fail_case() { echo "FAIL: $*"; failed=$((failed + 1)); }
+skip_case() { echo "SKIP: $*"; skipped=$((skipped + 1)); }
+
+# The text of marker @@LKVM-L1 KEY ...@@ after KEY.
+l1_marker() {
+	grep -o "@@LKVM-L1 $1[ =][^@]*@@" "$console" | head -n1 |
+		sed -e "s/^@@LKVM-L1 $1[ =]//" -e 's/@@$//'
+}
+
+# Shows the end of a case's console when it failed.
+show_excerpt() {
+	echo "  --- last lines of the console of $1 (full log: $log) ---"
+	tail -n "${2:-30}" "$3" | sed 's/^/  | /'
+}
+
+if ! grep -q '@@LKVM-L1 boot' "$console"; then
+	tail -n 30 "$console" | sed 's/^/  | /' >&2
+	nested_skip "L1 did not boot under $QEMU (status $qemu_rc); log: $log"
+fi
+if [ "$(l1_marker kvm)" != ok ]; then
+	grep -i -e kvm -e svm "$console" | tail -n 10 | sed 's/^/  | /' >&2
+	nested_skip "no /dev/kvm in L1 (kvm-amd did not load); log: $log"
+fi
+
+version=$(l1_marker lkvm-version)
+if [[ $version == "rc=0 "* ]]; then
+	pass "lkvm-version (${version#rc=0 })"
+else
+	fail_case "lkvm-version (lkvm version in L1: ${version:-no result})"
+fi
+
+# Runs NAME's case_check in a subshell with the helpers below; the helpers
+# record into files because the subshell cannot set our variables.
+judge_case() {
+	local name=$1 result=$2
+	(
+		CASE_LOG=$work/case-$name.log
+		CASE_EXIT=$(field exit)
+		fail() { echo "$*" >> "$work/fails"; }
+		note() { echo "$*" >> "$work/notes"; }
+		info() { field "$1"; }
+		console_value() { sed -n "s/^$1=//p" "$CASE_LOG" | head -n1; }
+		expect_exit() {
+			[ "$CASE_EXIT" = "$1" ] ||
+				fail "lkvm exit status $CASE_EXIT, expected $1"
+		}
+		expect_exit_nonzero() {
+			case $CASE_EXIT in
+			0) fail "lkvm exit status 0, expected non-zero" ;;
+			''|none) fail "no lkvm exit status" ;;
+			esac
+		}
+		expect_console() {
+			grep -Eq -- "$1" "$CASE_LOG" || fail "console lacks /$1/"
+		}
+		expect_no_console() {
+			! grep -Eq -- "$1" "$CASE_LOG" ||
+				fail "console shows /$1/: $(grep -E -m1 -- "$1" "$CASE_LOG")"
+		}
+		. "$NESTED_DIR/cases/$name.sh"
+		case_check
+	)
+}
+
+for name in $cases; do
+	result=$(grep -o "@@LKVM-CASE $name [^@]*@@" "$console" | head -n1 |
+		sed -e 's/^@@//' -e 's/@@$//')
+	awk -v b="@@LKVM-BEGIN $name@@" -v e="@@LKVM-END $name@@" '
+		index($0, e) { on = 0 }
+		on { print }
+		index($0, b) { on = 1 }' "$console" > "$work/case-$name.log"
+	field() { printf '%s\n' $result | sed -n "s/^$1=//p" | head -n1; }
+	: > "$work/fails"
+	: > "$work/notes"
+
+	if [ -z "$result" ]; then
+		echo "no result from L1 (L1 died or the suite hit its ${budget} s limit)" \
+			> "$work/fails"
+	elif [ "$(field timedout)" = 1 ]; then
+		echo "timed out after $(field timeout) s (lkvm status $(field exit))" \
+			> "$work/fails"
+	elif ! grep -q LKVM-USERSPACE-OK "$work/case-$name.log"; then
+		echo "guest never reached user space (lkvm status $(field exit))" \
+			> "$work/fails"
+	else
+		judge_case "$name" "$result"
+	fi
+
+	timing=
+	b=$(field boot_ms); e=$(field elapsed_ms)
+	[ -n "$e" ] && timing="lkvm ran $((e / 1000)).$(( (e % 1000) / 100 )) s"
+	[ -n "$b" ] && [ "$b" != none ] &&
+		timing="user space after $((b / 1000)).$(( (b % 1000) / 100 )) s, $timing"
+	if [ -s "$work/fails" ]; then
+		fail_case "$name ($(paste -s -d ';' "$work/fails" | sed 's/;/; /g'))"
+		sed 's/^/  note: /' "$work/notes"
+		show_excerpt "$name" 30 "$work/case-$name.log"
+	else
+		pass "$name${timing:+ ($timing)}"
+		sed 's/^/  note: /' "$work/notes"
+	fi
+done
+
+echo "nested: L1 console log: $log; wall time ${wall} s"
+echo "nested: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ]
