@@ -53,6 +53,7 @@ void print_run_usage(FILE *out)
 	      "  -p, --params TEXT       appended to the kernel command line\n"
 	      "  -m, --mem SIZE          guest RAM, MiB or with K/M/G suffix (default 256)\n"
 	      "  -c, --cpus N            number of vCPUs (default 1)\n"
+	      "  -d, --disk PATH[,ro][,direct][,sync]  a virtio-blk disk (raw or qcow2); repeat for vdb...\n"
 	      "      --name NAME         name of this VM\n"
 	      "      --console serial|virtio  guest console on ttyS0 (default) or hvc0\n"
 	      "      --rng               virtio-rng: entropy from the host's getrandom()\n"
@@ -157,7 +158,12 @@ static int parse_one(int opt, const char *arg, struct lkvm_config *cfg)
 		cfg->transport = arg;
 		break;
 	case OPT_RNG: cfg->rng = true; break;
-	case 'd': case 'n': case OPT_BALLOON: case OPT_9P:
+	case 'd':
+		if (cfg->nr_disks >= LKVM_MAX_DISKS)
+			return usage_error("too many -d (%s)", arg);
+		cfg->disk_specs[cfg->nr_disks++] = arg;
+		break;
+	case 'n': case OPT_BALLOON: case OPT_9P:
 	case OPT_VSOCK: case OPT_SANDBOX: case OPT_NODHCP: case OPT_DEV:
 	case OPT_HUGETLBFS: case OPT_VFIO:
 		return -1; /* reported by the caller, which knows the name */

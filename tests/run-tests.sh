@@ -46,6 +46,7 @@ unit_tier() {	# unit tests of one build (plain or build-asan)
 run_tier unit unit_tier .
 run_tier unit-asan unit_tier build-asan
 run_tier order tests/order/run.sh
+run_tier qcow2 tests/qcow2/run.sh
 run_tier direct tests/direct/run.sh --lkvm ./lkvm
 if [ -n "${LKVM_SKIP_NESTED:-}" ]; then
 	echo "SKIP: nested (LKVM_SKIP_NESTED is set: the Linux guest tier did not run)"

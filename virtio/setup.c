@@ -3,6 +3,7 @@
 #include <string.h>
 #include "lkvm/kvm.h"
 #include "lkvm/log.h"
+#include "lkvm/virtio-blk.h"
 #include "lkvm/virtio-console.h"
 #include "lkvm/virtio-mmio.h"
 #include "lkvm/virtio-pci.h"
@@ -44,6 +45,14 @@ void virtio_devices_init(struct kvm *kvm)
 		add_device(kvm, "virtio-console", virtio_console_init);
 	if (kvm->cfg->rng)
 		add_device(kvm, "virtio-rng", virtio_rng_init);
+	for (unsigned int i = 0; i < kvm->cfg->nr_disks; i++) {
+		struct virtio_device *vdev;
+
+		if (virtio_blk_init(kvm, kvm->cfg->disk_specs[i], i, &vdev) < 0)
+			die("cannot use disk %s", kvm->cfg->disk_specs[i]);
+		if (virtio_attach(kvm, vdev) < 0)
+			die("cannot attach virtio-blk");
+	}
 }
 
 const char *virtio_console_name(struct kvm *kvm)

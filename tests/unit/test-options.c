@@ -60,6 +60,10 @@ static void test_unimplemented_options_refused(void)
 	/* Known kvmtool options that do nothing yet must not be ignored. */
 	CHECK_EQ(PARSE(&cfg, "-k", "k", "--balloon"), LKVM_EXIT_USAGE);
 	CHECK_EQ(PARSE(&cfg, "-k", "k", "--9p", "/tmp,tag"), LKVM_EXIT_USAGE);
+	/* -d is implemented: repeated -d accumulate. */
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "-d", "a.img", "--disk", "b.img,ro"), 0);
+	CHECK_EQ(cfg.nr_disks, 2);
+	CHECK_STR(cfg.disk_specs[1], "b.img,ro");
 	CHECK_EQ(PARSE(&cfg, "-k", "k", "--console", "hvc"), LKVM_EXIT_USAGE);
 }
 

@@ -16,6 +16,8 @@ case_defaults() {
 	CASE_QUIET=1
 	CASE_TIMEOUT=90
 	CASE_INFO=
+	CASE_ARGS=
+	case_l1_after() { :; }
 	case_input() { :; }
 	case_l1_setup() { :; }
 }
@@ -76,12 +78,13 @@ run_case() {
 		timeout -s TERM -k 5 "$CASE_TIMEOUT" \
 			lkvm run -k "$L2_KERNEL" -i "$L2_INITRD" \
 			-p "$cmdline" -m "$CASE_MEM" -c "$CASE_CPUS" \
-			--name "$name" 2>&1
+			--name "$name" $CASE_ARGS 2>&1
 		echo $? > "$CASE_RC"
 	} | tee "$CASE_OUT" /dev/console | note_boot_time "/tmp/$name.boot"
 	ms1=$(uptime_ms)
 	t1=$(date +%s)
 	echo
+	case_l1_after
 	echo "@@LKVM-END $name@@"
 
 	rc=$(cat "$CASE_RC" 2>/dev/null || echo none)
