@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lkvm/options.h"
+#include "lkvm/virtio-9p.h"
 
 enum {
 	OPT_NAME = 256, OPT_CONSOLE, OPT_DEBUG, OPT_RNG, OPT_TRANSPORT,
@@ -54,6 +55,7 @@ void print_run_usage(FILE *out)
 	      "  -m, --mem SIZE          guest RAM, MiB or with K/M/G suffix (default 256)\n"
 	      "  -c, --cpus N            number of vCPUs (default 1)\n"
 	      "  -d, --disk PATH[,ro][,direct][,sync]  a virtio-blk disk (raw or qcow2); repeat for vdb...\n"
+	      "      --9p DIR,TAG[,ro]   share a host directory (mount -t 9p -o trans=virtio TAG)\n"
 	      "      --name NAME         name of this VM\n"
 	      "      --console serial|virtio  guest console on ttyS0 (default) or hvc0\n"
 	      "      --rng               virtio-rng: entropy from the host's getrandom()\n"
@@ -163,7 +165,18 @@ static int parse_one(int opt, const char *arg, struct lkvm_config *cfg)
 			return usage_error("too many -d (%s)", arg);
 		cfg->disk_specs[cfg->nr_disks++] = arg;
 		break;
-	case 'n': case OPT_BALLOON: case OPT_9P:
+	case OPT_9P: {
+		struct p9_params p9;
+		const char *why;
+
+		if (virtio_9p_parse_spec(arg, &p9, &why))
+			return usage_error("bad --9p: %s", why);
+		if (cfg->nr_p9 >= LKVM_MAX_9P)
+			return usage_error("too many --9p (%s)", arg);
+		cfg->p9_specs[cfg->nr_p9++] = arg;
+		break;
+	}
+	case 'n': case OPT_BALLOON:
 	case OPT_VSOCK: case OPT_SANDBOX: case OPT_NODHCP: case OPT_DEV:
 	case OPT_HUGETLBFS: case OPT_VFIO:
 		return -1; /* reported by the caller, which knows the name */

@@ -3,6 +3,7 @@
 #include <string.h>
 #include "lkvm/kvm.h"
 #include "lkvm/log.h"
+#include "lkvm/virtio-9p.h"
 #include "lkvm/virtio-blk.h"
 #include "lkvm/virtio-console.h"
 #include "lkvm/virtio-mmio.h"
@@ -39,6 +40,20 @@ static void add_device(struct kvm *kvm, const char *what,
 		    kvm->cfg->transport, strerror(-ret));
 }
 
+static void add_9p(struct kvm *kvm, const char *spec)
+{
+	struct p9_params p;
+	struct virtio_device *vdev;
+	const char *why;
+
+	if (virtio_9p_parse_spec(spec, &p, &why))
+		die("bad --9p %s: %s", spec, why);
+	if (virtio_9p_init(kvm, &p, &vdev) < 0)
+		die("cannot share %s over 9p", p.dir);
+	if (virtio_attach(kvm, vdev) < 0)
+		die("cannot attach virtio-9p");
+}
+
 void virtio_devices_init(struct kvm *kvm)
 {
 	if (!strcmp(kvm->cfg->console, "virtio"))
@@ -53,6 +68,8 @@ void virtio_devices_init(struct kvm *kvm)
 		if (virtio_attach(kvm, vdev) < 0)
 			die("cannot attach virtio-blk");
 	}
+	for (unsigned int i = 0; i < kvm->cfg->nr_p9; i++)
+		add_9p(kvm, kvm->cfg->p9_specs[i]);
 }
 
 const char *virtio_console_name(struct kvm *kvm)

@@ -7,6 +7,7 @@
 #define LKVM_MAX_DISKS 16
 #define LKVM_MAX_NICS 8
 #define LKVM_MAX_CPUS 64
+#define LKVM_MAX_9P 8
 
 /* What `lkvm run` was asked to do, after option parsing. */
 struct lkvm_config {
@@ -27,6 +28,8 @@ struct lkvm_config {
 	unsigned int nr_disks;
 	const char *net_specs[LKVM_MAX_NICS];
 	unsigned int nr_nics;
+	const char *p9_specs[LKVM_MAX_9P];
+	unsigned int nr_p9;
 };
 
 #endif

@@ -58,8 +58,10 @@ static void test_unimplemented_options_refused(void)
 	struct lkvm_config cfg;
 
 	/* Known kvmtool options that do nothing yet must not be ignored. */
-	CHECK_EQ(PARSE(&cfg, "-k", "k", "--balloon"), LKVM_EXIT_USAGE);
-	CHECK_EQ(PARSE(&cfg, "-k", "k", "--9p", "/tmp,tag"), LKVM_EXIT_USAGE);
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "--vsock", "3"), LKVM_EXIT_USAGE);
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "--9p", "/tmp"), LKVM_EXIT_USAGE);	/* no tag */
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "--9p", "/tmp,tag", "--9p", "/srv,t2,ro"), 0);
+	CHECK_EQ(cfg.nr_p9, 2);
 	/* -d is implemented: repeated -d accumulate. */
 	CHECK_EQ(PARSE(&cfg, "-k", "k", "-d", "a.img", "--disk", "b.img,ro"), 0);
 	CHECK_EQ(cfg.nr_disks, 2);
