@@ -59,6 +59,8 @@ void print_run_usage(FILE *out)
 	      "      --name NAME         name of this VM\n"
 	      "      --console serial|virtio  guest console on ttyS0 (default) or hvc0\n"
 	      "      --rng               virtio-rng: entropy from the host's getrandom()\n"
+	      "      --balloon           virtio-balloon: lkvm balloon/stat --memory control it\n"
+	      "      --vsock CID         virtio-vsock with guest CID (>= 3) through /dev/vhost-vsock\n"
 	      "      --virtio-transport pci|pci-legacy|mmio|mmio-legacy\n"
 	      "                          how virtio devices appear (default pci)\n"
 	      "      --timeout SECONDS   stop the guest and exit 124 after SECONDS\n"
@@ -176,8 +178,14 @@ static int parse_one(int opt, const char *arg, struct lkvm_config *cfg)
 		cfg->p9_specs[cfg->nr_p9++] = arg;
 		break;
 	}
-	case 'n': case OPT_BALLOON:
-	case OPT_VSOCK: case OPT_SANDBOX: case OPT_NODHCP: case OPT_DEV:
+	case OPT_BALLOON: cfg->balloon = true; break;
+	case OPT_VSOCK:
+		if (parse_uint(arg, 0xfffffffeUL, &v) || v < 3)
+			return usage_error("bad --vsock CID '%s': give 3 to 4294967294", arg);
+		cfg->vsock_cid = v;
+		break;
+	case 'n':
+	case OPT_SANDBOX: case OPT_NODHCP: case OPT_DEV:
 	case OPT_HUGETLBFS: case OPT_VFIO:
 		return -1; /* reported by the caller, which knows the name */
 	default:

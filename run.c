@@ -9,6 +9,7 @@
 #include "lkvm/kvm-arch.h"
 #include "lkvm/kvm-cpu.h"
 #include "lkvm/log.h"
+#include "lkvm/mgmt.h"
 #include "lkvm/options.h"
 #include "lkvm/run.h"
 #include "lkvm/term.h"
@@ -103,12 +104,15 @@ int cmd_run(int argc, char **argv)
 	virtio_devices_init(kvm);
 	kvm_arch_load_guest(kvm);
 	kvm_cpus_create(kvm);
+	if (mgmt_server_start(kvm, cfg.name) < 0)
+		return LKVM_EXIT_VM_ERROR;
 
 	term_init(kvm);
 	term_start();
 	kvm_cpus_start(kvm);
 	timed_out = wait_for_stop(kvm, cfg.timeout_sec);
 	kvm_cpus_stop(kvm);
+	mgmt_server_stop();
 	term_restore();
 
 	ret = exit_status(kvm, timed_out);

@@ -6,6 +6,7 @@
  * loopback mirrors MCR into MSR, and enabling the THRE interrupt while the
  * transmitter is empty raises it at once.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "lkvm/kvm.h"
@@ -51,6 +52,7 @@
 
 #define LSR_DR		0x01
 #define LSR_OE		0x02
+#define LSR_BI		0x10
 #define LSR_ERRORS	0x1e	/* OE, PE, FE, BI */
 #define LSR_THRE	0x20
 #define LSR_TEMT	0x40
@@ -433,6 +435,26 @@ size_t uart8250_rx_push(struct uart8250 *u, const u8 *buf, size_t n)
 	update_irq(u);
 	pthread_mutex_unlock(&u->lock);
 	return taken;
+}
+
+/*
+ * A break on the line: the chip receives one NUL character and reports
+ * LSR.BI with it.  Only into an empty receiver, so that BI belongs to that
+ * character and not to older input.
+ */
+int uart8250_rx_break(struct uart8250 *u)
+{
+	int ret = -EAGAIN;
+
+	pthread_mutex_lock(&u->lock);
+	if (!u->rx_count && !loopback(u)) {
+		rx_append(u, 0);
+		u->lsr_errors |= LSR_BI;
+		update_irq(u);
+		ret = 0;
+	}
+	pthread_mutex_unlock(&u->lock);
+	return ret;
 }
 
 size_t uart8250_rx_space(struct uart8250 *u)

@@ -4,12 +4,14 @@
 #include "lkvm/kvm.h"
 #include "lkvm/log.h"
 #include "lkvm/virtio-9p.h"
+#include "lkvm/virtio-balloon.h"
 #include "lkvm/virtio-blk.h"
 #include "lkvm/virtio-console.h"
 #include "lkvm/virtio-mmio.h"
 #include "lkvm/virtio-pci.h"
 #include "lkvm/virtio-rng.h"
 #include "lkvm/virtio-setup.h"
+#include "lkvm/virtio-vsock.h"
 
 int virtio_attach(struct kvm *kvm, struct virtio_device *vdev)
 {
@@ -24,6 +26,11 @@ int virtio_attach(struct kvm *kvm, struct virtio_device *vdev)
 	if (!strcmp(t, "mmio-legacy"))
 		return virtio_mmio_attach(kvm, vdev, true);
 	return -EINVAL;
+}
+
+static int vsock_init(struct kvm *kvm, struct virtio_device **out)
+{
+	return virtio_vsock_init(kvm, kvm->cfg->vsock_cid, out);
 }
 
 static void add_device(struct kvm *kvm, const char *what,
@@ -60,6 +67,10 @@ void virtio_devices_init(struct kvm *kvm)
 		add_device(kvm, "virtio-console", virtio_console_init);
 	if (kvm->cfg->rng)
 		add_device(kvm, "virtio-rng", virtio_rng_init);
+	if (kvm->cfg->balloon)
+		add_device(kvm, "virtio-balloon", virtio_balloon_init);
+	if (kvm->cfg->vsock_cid)
+		add_device(kvm, "virtio-vsock", vsock_init);
 	for (unsigned int i = 0; i < kvm->cfg->nr_disks; i++) {
 		struct virtio_device *vdev;
 

@@ -1,4 +1,6 @@
 /* The PC platform devices every x86 guest gets. */
+#include <errno.h>
+#include <string.h>
 #include "lkvm/i8042.h"
 #include "lkvm/kvm-arch.h"
 #include "lkvm/log.h"
@@ -35,6 +37,36 @@ static const struct uart8250_ops serial_console_ops = {
 	.rx_ready = serial_rx_ready,
 };
 
+/* lkvm debug --sysrq: Linux's 8250 driver takes a break then a key as SysRq. */
+int kvm_arch_console_sysrq(struct kvm *kvm UNUSED, u8 key)
+{
+	int ret = uart8250_rx_break(&serial0);
+
+	if (ret)
+		return ret;
+	return uart8250_rx_push(&serial0, &key, 1) == 1 ? 0 : -EAGAIN;
+}
+
+/*
+ * Port 0x61, system control port B, when KVM's PIT does not claim it:
+ * reads must not report SERR/IOCHK (bits 7, 6), or Linux takes every NMI
+ * for a hardware error.  Bit 4 toggles like the DRAM refresh signal that
+ * old delay loops poll; the gate/speaker bits read back as written.
+ */
+static void port61_io(void *opaque UNUSED, u64 offset UNUSED, u8 *data, u32 len,
+		      bool is_write)
+{
+	static u8 control, refresh;
+
+	if (is_write) {
+		control = data[0] & 0x0f;
+		return;
+	}
+	refresh ^= 0x10;
+	memset(data, 0, len);
+	data[0] = control | refresh;
+}
+
 static void check(int ret, const char *what)
 {
 	if (ret < 0)
@@ -53,6 +85,7 @@ void kvm_arch_init_devices(struct kvm *kvm)
 	check(acpi_pm_register(kvm, X86_ACPI_PM_PORT), "ACPI PM");
 	check(pvpanic_register(kvm, X86_PVPANIC_PORT), "pvpanic");
 	check(pci_host_init(kvm), "PCI host bridge");
+	check(bus_register(&kvm->pio_bus, 0x61, 1, port61_io, NULL, "port 0x61"), "port 0x61");
 	if (kvm->cfg->test_device)
 		check(testdev_register(kvm), "test device");
 }

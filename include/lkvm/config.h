@@ -21,6 +21,8 @@ struct lkvm_config {
 	const char *console;	/* "serial" (default) or "virtio" */
 	const char *transport;	/* "pci" (default), "pci-legacy", "mmio" */
 	bool rng;
+	bool balloon;
+	u64 vsock_cid;		/* 0: no vsock device */
 	bool debug;
 	unsigned long timeout_sec;	/* 0: none */
 	bool test_device;	/* hidden: test device for the direct tests */

@@ -27,6 +27,8 @@ void kvm_arch_load_guest(struct kvm *kvm);
 void kvm_arch_init_devices(struct kvm *kvm);
 /* Per-vCPU set-up (CPUID, MSRs, LAPIC) and boot registers for vCPU 0. */
 void kvm_cpu_arch_init(struct kvm_cpu *cpu);
+/* Break + key on the console UART (lkvm debug --sysrq); 0 or -errno. */
+int kvm_arch_console_sysrq(struct kvm *kvm, u8 key);
 /* Print registers after a fatal exit. */
 void kvm_cpu_arch_dump(struct kvm_cpu *cpu);
 /* Architecture-specific exit reasons; false if unhandled. */

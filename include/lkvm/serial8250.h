@@ -92,6 +92,8 @@ void uart8250_io(void *opaque, u64 offset, u8 *data, u32 len, bool is_write);
 /* Host console input: returns how many of the n bytes were accepted. */
 size_t uart8250_rx_push(struct uart8250 *u, const u8 *buf, size_t n);
 size_t uart8250_rx_space(struct uart8250 *u);
+/* A break condition (NUL with LSR.BI); 0, or -EAGAIN while input is unread. */
+int uart8250_rx_break(struct uart8250 *u);
 
 /*
  * Initialise u and put it on kvm->pio_bus at base (8 ports), its interrupt

@@ -58,7 +58,11 @@ static void test_unimplemented_options_refused(void)
 	struct lkvm_config cfg;
 
 	/* Known kvmtool options that do nothing yet must not be ignored. */
-	CHECK_EQ(PARSE(&cfg, "-k", "k", "--vsock", "3"), LKVM_EXIT_USAGE);
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "--sandbox", "x.sh"), LKVM_EXIT_USAGE);
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "--vsock", "2"), LKVM_EXIT_USAGE);	/* reserved CID */
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "--vsock", "3", "--balloon"), 0);
+	CHECK_EQ(cfg.vsock_cid, 3);
+	CHECK(cfg.balloon);
 	CHECK_EQ(PARSE(&cfg, "-k", "k", "--9p", "/tmp"), LKVM_EXIT_USAGE);	/* no tag */
 	CHECK_EQ(PARSE(&cfg, "-k", "k", "--9p", "/tmp,tag", "--9p", "/srv,t2,ro"), 0);
 	CHECK_EQ(cfg.nr_p9, 2);
