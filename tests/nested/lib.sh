@@ -27,9 +27,9 @@ L1_MODULES="irqbypass kvm kvm-amd"
 # A prerequisite is missing: say so loudly and leave with the status that
 # callers count as "skipped" rather than "failed".
 nested_skip() {
-	echo "########################################################" >&2
-	echo "SKIP: nested: $*" >&2
-	echo "########################################################" >&2
+	echo "########################################################"
+	echo "SKIP: nested: $*"
+	echo "########################################################"
 	exit "$SKIP_STATUS"
 }
 
@@ -326,10 +326,11 @@ l1_qemu_args() {
 
 # Boots L1 non-interactively; its console (ttyS0) goes to LOG.  Killed
 # after SECS seconds so that nothing inside can hang the caller.
+# --foreground keeps QEMU in our process group, so Ctrl-C stops it too.
 run_l1_batch() {
 	local initrd=$1 log=$2 secs=$3 args
 	mapfile -t args < <(l1_qemu_args "$initrd")
-	timeout -k 10 "$secs" "$QEMU" "${args[@]}" -display none \
+	timeout --foreground -k 10 "$secs" "$QEMU" "${args[@]}" -display none \
 		-serial stdio -monitor none -nodefaults < /dev/null > "$log" 2>&1
 }
 

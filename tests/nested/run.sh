@@ -88,7 +88,8 @@ for c in $cases; do
 	budget=$((budget + t * factor + 15))
 done
 
-echo "nested: kernel $KREL, lkvm $lkvm, cases: $cases"
+echo "nested: guest kernel $KREL, L1 kernel $L1_KREL, lkvm $lkvm"
+echo "nested: cases: $cases"
 start=$(date +%s)
 if [ "$verbose" = 1 ]; then
 	run_l1_batch "$work/l1.cpio" "$work/raw.log" "$budget" &
@@ -185,7 +186,11 @@ for name in $cases; do
 	: > "$work/fails"
 	: > "$work/notes"
 
-	if [ -z "$result" ]; then
+	why_skip=$(sed -n 's/^LKVM-SKIP: //p' "$work/case-$name.log" | head -n1)
+	if [ -n "$why_skip" ]; then
+		skip_case "$name ($why_skip)"
+		continue
+	elif [ -z "$result" ]; then
 		echo "no result from L1 (L1 died or the suite hit its ${budget} s limit)" \
 			> "$work/fails"
 	elif [ "$(field timedout)" = 1 ]; then

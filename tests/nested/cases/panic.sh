@@ -4,6 +4,8 @@
 CASE_APPEND="panic=0"
 
 case_guest() {
+	[ -f /lib/modules/pvpanic-mmio.ko ] ||
+		case_skip "the guest kernel has no pvpanic-mmio module"
 	for d in /sys/bus/platform/drivers/pvpanic-mmio/*; do
 		[ -L "$d" ] && echo "pvpanic_device=${d##*/}"
 	done

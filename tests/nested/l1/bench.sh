@@ -5,7 +5,7 @@
 
 # /init prints the marker before it loads any driver; lkvm.modules=0 then
 # skips them so that each run ends soon after.
-params="lkvm.case=guest-bench lkvm.modules=0 reboot=k $BENCH_APPEND"
+params="lkvm.case=guest-bench lkvm.modules=0 reboot=k${BENCH_APPEND:+ $BENCH_APPEND}"
 
 # Sets "$@" to VMM's command line.  Both VMMs get the same kernel,
 # initramfs, guest command line, one vCPU and 256 MiB.
@@ -29,29 +29,39 @@ bench_cmd() {
 for vmm in $BENCH_VMMS; do
 	bench_cmd "$vmm"
 	echo "@@LKVM-BENCH-CMD $vmm: $BENCH_ARGV@@"
-	i=1
-	while [ "$i" -le "$BENCH_RUNS" ]; do
-		rm -f /tmp/bench.boot /tmp/bench.rc
-		ms0=$(uptime_ms)
-		{
-			eval "timeout -s KILL $BENCH_TIMEOUT $BENCH_ARGV" \
-				< /dev/null 2>&1
-			echo $? > /tmp/bench.rc
-		} | tee /tmp/bench.out | {
-			if grep -q -m1 LKVM-USERSPACE-OK; then
-				uptime_ms > /tmp/bench.boot
-			fi
-			cat > /dev/null
-		}
-		ms1=$(uptime_ms)
-		boot=none
-		[ -f /tmp/bench.boot ] && boot=$(( $(cat /tmp/bench.boot) - ms0 ))
-		if [ "$boot" = none ]; then
-			echo "--- $vmm run $i: no user-space marker; its output ends:"
-			tail -n 15 /tmp/bench.out
+done
+
+# One boot of VMM; prints its result line.
+bench_run() {
+	bench_cmd "$1"
+	rm -f /tmp/bench.boot /tmp/bench.rc
+	ms0=$(uptime_ms)
+	{
+		eval "timeout -s KILL $BENCH_TIMEOUT $BENCH_ARGV" < /dev/null 2>&1
+		echo $? > /tmp/bench.rc
+	} | tee /tmp/bench.out | {
+		if grep -q -m1 LKVM-USERSPACE-OK; then
+			uptime_ms > /tmp/bench.boot
 		fi
-		echo "@@LKVM-BENCH vmm=$vmm run=$i boot_ms=$boot" \
-			"total_ms=$((ms1 - ms0)) exit=$(cat /tmp/bench.rc)@@"
-		i=$((i + 1))
+		cat > /dev/null
+	}
+	ms1=$(uptime_ms)
+	boot=none
+	[ -f /tmp/bench.boot ] && boot=$(( $(cat /tmp/bench.boot) - ms0 ))
+	if [ "$boot" = none ]; then
+		echo "--- $1 run $2: no user-space marker; its output ends:"
+		tail -n 15 /tmp/bench.out
+	fi
+	echo "@@LKVM-BENCH vmm=$1 run=$2 boot_ms=$boot" \
+		"total_ms=$((ms1 - ms0)) exit=$(cat /tmp/bench.rc)@@"
+}
+
+# Rounds of one boot per VMM, so that a change in the machine's load
+# (it is shared) affects every VMM alike.
+i=1
+while [ "$i" -le "$BENCH_RUNS" ]; do
+	for vmm in $BENCH_VMMS; do
+		bench_run "$vmm" "$i"
 	done
+	i=$((i + 1))
 done

@@ -68,7 +68,8 @@ run_case() {
 	cmdline="lkvm.case=$name reboot=k${quiet:+ $quiet}${CASE_APPEND:+ $CASE_APPEND}"
 	echo "@@LKVM-BEGIN $name@@"
 	echo "@@LKVM-CMD lkvm run -k $L2_KERNEL -i $L2_INITRD" \
-		"-p \"$cmdline\" -m $CASE_MEM -c $CASE_CPUS --name $name@@"
+		"-p \"$cmdline\" -m $CASE_MEM -c $CASE_CPUS --name $name" \
+		"$CASE_ARGS@@"
 	t0=$(date +%s)
 	ms0=$(uptime_ms)
 	# case_input feeds lkvm's stdin (nothing by default: stdin is at EOF at
