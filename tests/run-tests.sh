@@ -54,6 +54,9 @@ if [ -n "${LKVM_SKIP_NESTED:-}" ]; then
 	skipped=$((skipped + 1))
 else
 	run_tier nested tests/nested/run.sh --lkvm ./lkvm
+	# 9p needs the generic kernel flavour (the cloud one has no 9p).
+	run_tier nested-generic tests/nested/run.sh --lkvm ./lkvm --flavour amd64 \
+		--log "${TMPDIR:-/tmp}/lkvm-nested-generic-console.log"
 fi
 
 echo

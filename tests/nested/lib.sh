@@ -19,10 +19,13 @@ QEMU=${QEMU:-qemu-system-x86_64}
 # the VMM exit.  Append a name here to give every L2 guest a new driver.
 L2_MODULES="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev
 virtio_pci virtio_mmio virtio_blk failover net_failover virtio_net
-virtio_console virtio-rng virtio_balloon pvpanic pvpanic-mmio"
+virtio_console virtio-rng virtio_balloon pvpanic pvpanic-mmio
+vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport
+netfs fscache 9pnet 9pnet_virtio 9p"
 
-# Modules L1 needs for /dev/kvm, in dependency order.
-L1_MODULES="irqbypass kvm kvm-amd"
+# Modules L1 needs for /dev/kvm and /dev/vhost-vsock, in dependency order.
+L1_MODULES="irqbypass kvm kvm-amd vhost_iotlb vhost vsock
+vmw_vsock_virtio_transport_common vhost_vsock"
 
 # A prerequisite is missing: say so loudly and leave with the status that
 # callers count as "skipped" rather than "failed".
@@ -233,6 +236,18 @@ cpio_pack() {
 	} | if [ "$compress" = gzip ]; then gzip -6 -n; else cat; fi > "$out"
 }
 
+# The cases' helper programs (progs/*.c), built static, into ROOT/bin.
+stage_test_programs() {
+	local root=$1 work=$2 src name
+	for src in "$NESTED_DIR"/progs/*.c; do
+		[ -f "$src" ] || continue
+		name=$(basename "$src" .c)
+		[ -x "$work/$name" ] ||
+			gcc -O2 -static -o "$work/$name" "$src" -lpthread || return 1
+		cp "$work/$name" "$root/bin/$name"
+	done
+}
+
 # Builds the L2 initramfs OUT (gzip) for the prepared kernel: busybox, its
 # /init, the L2-side case scripts and the modules of L2_MODULES that exist.
 build_l2_initramfs() {
@@ -244,6 +259,7 @@ build_l2_initramfs() {
 	chmod 755 "$root/init"
 	mkdir -p "$root/cases" "$root/lib/modules"
 	cp "$NESTED_DIR"/cases/*.sh "$NESTED_DIR"/l2/guest-*.sh "$root/cases/"
+	stage_test_programs "$root" "$work" || return 1
 	: > "$root/lib/modules/load-order"
 	for m in $L2_MODULES; do
 		p=$(kernel_module_path "$m")
@@ -277,6 +293,7 @@ build_l1_initramfs() {
 	cp "$KIMAGE" "$root/guest/vmlinuz"
 	cp "$l2initrd" "$root/guest/initrd.cpio.gz"
 	stage_program "$root" "$lkvm" /usr/local/bin/lkvm
+	stage_test_programs "$root" "$work" || return 1
 	if [ "${REFERENCE_QEMU:-0}" = 1 ]; then
 		stage_qemu "$root"
 	fi

@@ -1,5 +1,3 @@
-# PENDING: rename to 9p-share.sh once the harness passes CASE_ARGS to lkvm, runs
-# CASE_FLAVOUR=amd64 cases on the generic kernel and packs its 9p modules.
 # virtio-9p: a directory of L1 shared with the guest (--9p DIR,TAG).  The
 # guest mounts it with v9fs and reads, creates, writes, renames, lists and
 # deletes in it; between the guest's steps L1 looks at the directory

@@ -1,5 +1,3 @@
-# PENDING: rename to 9p-ro.sh once the harness passes CASE_ARGS to lkvm, runs
-# CASE_FLAVOUR=amd64 cases on the generic kernel and packs its 9p modules.
 # virtio-9p read-only export (--9p DIR,TAG,ro): the guest reads the share
 # but every change (create, write, append, delete, rename, mkdir, chmod) is
 # refused, and L1's directory is unchanged afterwards.
