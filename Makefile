@@ -97,5 +97,7 @@ clean:
 	$(MAKE) -C tests/guests clean
 
 .PHONY: all check check-fast demo bench clean unit-tests order-tests asan guests
+# Keep intermediate objects: no "rm" after the test summary, faster rebuilds.
+.SECONDARY:
 
 -include $(shell find . -name '*.d' -not -path './.git/*' -not -path './build-asan/*' -not -path './build-weak/*' 2>/dev/null)
