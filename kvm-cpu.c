@@ -188,6 +188,8 @@ int kvm_cpu_run_on(struct kvm_cpu *cpu, int (*fn)(struct kvm_cpu *, void *), voi
 		pthread_mutex_unlock(&cpu->work_lock);
 		return -ESRCH;
 	}
+	/* w outlives its use: we wait below until it is done or withdrawn. */
+	// cppcheck-suppress autoVariables
 	cpu->work = &w;
 	kick(cpu);
 	while (!w.done && !kvm_stopping(cpu->kvm))
