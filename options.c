@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include "lkvm/net.h"
 #include "lkvm/options.h"
 #include "lkvm/virtio-9p.h"
 
@@ -55,6 +56,9 @@ void print_run_usage(FILE *out)
 	      "  -m, --mem SIZE          guest RAM, MiB or with K/M/G suffix (default 256)\n"
 	      "  -c, --cpus N            number of vCPUs (default 1)\n"
 	      "  -d, --disk PATH[,ro][,direct][,sync]  a virtio-blk disk (raw or qcow2); repeat for vdb...\n"
+	      "  -n, --network SPEC      a NIC: mode=user|tap|none[,guest_mac=..][,host_ip=..][,guest_ip=..]\n"
+	      "                          [,tapif=..][,script=PATH|none][,host_mac=..][,vhost=1][,mtu=N]\n"
+	      "                          [,hostfwd=tcp:127.0.0.1:2222-:22 ...]; default one user-mode NIC\n"
 	      "      --9p DIR,TAG[,ro]   share a host directory (mount -t 9p -o trans=virtio TAG)\n"
 	      "      --name NAME         name of this VM\n"
 	      "      --console serial|virtio  guest console on ttyS0 (default) or hvc0\n"
@@ -184,7 +188,19 @@ static int parse_one(int opt, const char *arg, struct lkvm_config *cfg)
 			return usage_error("bad --vsock CID '%s': give 3 to 4294967294", arg);
 		cfg->vsock_cid = v;
 		break;
-	case 'n':
+	case 'n': {
+		struct net_params np;
+		const char *why;
+
+		if (cfg->nr_nics >= LKVM_MAX_NICS)
+			return usage_error("too many -n (%s)", arg);
+		if (net_parse_spec(arg, &np, &why)) {
+			fprintf(stderr, "lkvm run: bad --network '%s': %s\n", arg, why);
+			return LKVM_EXIT_USAGE;
+		}
+		cfg->net_specs[cfg->nr_nics++] = arg;
+		break;
+	}
 	case OPT_SANDBOX: case OPT_NODHCP: case OPT_DEV:
 	case OPT_HUGETLBFS: case OPT_VFIO:
 		return -1; /* reported by the caller, which knows the name */

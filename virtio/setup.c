@@ -7,7 +7,9 @@
 #include "lkvm/virtio-balloon.h"
 #include "lkvm/virtio-blk.h"
 #include "lkvm/virtio-console.h"
+#include "lkvm/net.h"
 #include "lkvm/virtio-mmio.h"
+#include "lkvm/virtio-net.h"
 #include "lkvm/virtio-pci.h"
 #include "lkvm/virtio-rng.h"
 #include "lkvm/virtio-setup.h"
@@ -47,6 +49,31 @@ static void add_device(struct kvm *kvm, const char *what,
 		    kvm->cfg->transport, strerror(-ret));
 }
 
+/* -n options in order (NIC i gets default MAC i); none: one user-mode NIC. */
+static void add_nics(struct kvm *kvm)
+{
+	unsigned int n = kvm->cfg->nr_nics ? kvm->cfg->nr_nics : 1;
+
+	for (unsigned int i = 0; i < n; i++) {
+		const char *spec = kvm->cfg->nr_nics ? kvm->cfg->net_specs[i] : "mode=user";
+		struct virtio_device *vdev;
+		struct net_params p;
+		const char *why;
+		int ret;
+
+		if (net_parse_spec(spec, &p, &why))
+			die("bad --network '%s': %s", spec, why);
+		if (p.mode == NET_MODE_NONE)
+			continue;
+		ret = virtio_net_init(kvm, &p, i, &vdev);
+		if (ret < 0)
+			die("cannot create virtio-net %u: %s", i, strerror(-ret));
+		ret = virtio_attach(kvm, vdev);
+		if (ret < 0)
+			die("cannot attach virtio-net %u: %s", i, strerror(-ret));
+	}
+}
+
 static void add_9p(struct kvm *kvm, const char *spec)
 {
 	struct p9_params p;
@@ -81,6 +108,7 @@ void virtio_devices_init(struct kvm *kvm)
 	}
 	for (unsigned int i = 0; i < kvm->cfg->nr_p9; i++)
 		add_9p(kvm, kvm->cfg->p9_specs[i]);
+	add_nics(kvm);
 }
 
 const char *virtio_console_name(struct kvm *kvm)

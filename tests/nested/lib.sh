@@ -25,7 +25,7 @@ netfs fscache 9pnet 9pnet_virtio 9p"
 
 # Modules L1 needs for /dev/kvm and /dev/vhost-vsock, in dependency order.
 L1_MODULES="irqbypass kvm kvm-amd vhost_iotlb vhost vsock
-vmw_vsock_virtio_transport_common vhost_vsock"
+vmw_vsock_virtio_transport_common vhost_vsock tun tap vhost_net"
 
 # A prerequisite is missing: say so loudly and leave with the status that
 # callers count as "skipped" rather than "failed".
@@ -294,6 +294,7 @@ build_l1_initramfs() {
 	cp "$l2initrd" "$root/guest/initrd.cpio.gz"
 	stage_program "$root" "$lkvm" /usr/local/bin/lkvm
 	stage_test_programs "$root" "$work" || return 1
+	stage_disk_tools "$root"
 	if [ "${REFERENCE_QEMU:-0}" = 1 ]; then
 		stage_qemu "$root"
 	fi
@@ -303,6 +304,22 @@ build_l1_initramfs() {
 		printf '%s\n' "$extra"
 	} > "$root/etc/l1.conf"
 	cpio_pack "$root" "$out" none
+}
+
+# Disk-image tools for the virtio-blk cases (blk-qcow2, blk-ext4, blk-soak)
+# and bench/blk.sh: qemu-img, mke2fs and e2fsck with their libraries, in
+# /usr/local/bin.  Call mke2fs by that path: busybox sh runs its own applet
+# (ext2 only) for a bare "mke2fs" whatever PATH says.  About 15 MB; a tool
+# the host lacks is left out, and the cases that need it report SKIP.
+L1_DISK_TOOLS="qemu-img mke2fs e2fsck"
+stage_disk_tools() {
+	local root=$1 t p
+	for t in $L1_DISK_TOOLS; do
+		p=$(PATH=$PATH:/usr/sbin:/sbin command -v "$t") || continue
+		stage_program "$root" "$p" "/usr/local/bin/$t"
+	done
+	[ -f /etc/mke2fs.conf ] && mkdir -p "$root/etc" && cp /etc/mke2fs.conf "$root/etc/"
+	return 0
 }
 
 # QEMU with its libraries and the firmware its pc and microvm machines load,

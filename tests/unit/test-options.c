@@ -87,6 +87,19 @@ static void test_virtio_options(void)
 	CHECK_STR(cfg.transport, "pci");
 }
 
+static void test_network_option(void)
+{
+	struct lkvm_config cfg;
+
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "-n", "mode=user,hostfwd=tcp:127.0.0.1:2222-:22",
+		       "--network", "mode=none"), 0);
+	CHECK_EQ(cfg.nr_nics, 2);
+	CHECK_STR(cfg.net_specs[1], "mode=none");
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "-n", "mode=carrier-pigeon"), LKVM_EXIT_USAGE);
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "-n", "mode=user,guest_mac=zz"), LKVM_EXIT_USAGE);
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "-n", "mode=user,hostfwd=tcp:1-"), LKVM_EXIT_USAGE);
+}
+
 static void test_mem_size_units(void)
 {
 	u64 mib;
@@ -121,6 +134,7 @@ int main(void)
 	RUN(test_bad_values_exit_2);
 	RUN(test_unimplemented_options_refused);
 	RUN(test_virtio_options);
+	RUN(test_network_option);
 	RUN(test_mem_size_units);
 	RUN(test_help);
 	return unit_summary();

@@ -1,0 +1,396 @@
+/*
+ * The tap back end against the real host kernel, without a guest: a
+ * fake NIC (the sink below) sends ARP and ICMP through a new tap
+ * interface and must get the kernel's answers back; frames wait while
+ * the "guest" has no room; the receive offloads follow the features the
+ * guest accepted.  Needs /dev/net/tun and CAP_NET_ADMIN, else SKIP.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <linux/virtio_net.h>
+#include "lkvm/net.h"
+#include "unit.h"
+
+#define HOST_IP "10.254.77.1"
+#define GUEST_IP "10.254.77.2"
+static const u8 guest_mac[6] = { 0x02, 0x6c, 0x6b, 0x76, 0x6d, 0x77 };
+
+/* ---- fake NIC ---- */
+
+struct rx_frame {
+	struct virtio_net_hdr_v1 hdr;
+	size_t len;
+	u8 data[2048];
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct rx_frame frames[64];
+static unsigned int nr_frames, no_room_left, flushes;
+
+static enum net_rx_result sink_deliver(void *opaque, const struct virtio_net_hdr_v1 *hdr,
+				       const void *frame, size_t len)
+{
+	enum net_rx_result r = NET_RX_TAKEN;
+
+	pthread_mutex_lock(&lock);
+	if (no_room_left) {
+		no_room_left--;
+		r = NET_RX_NO_ROOM;
+	} else if (nr_frames < 64) {
+		struct rx_frame *f = &frames[nr_frames++];
+
+		f->hdr = hdr ? *hdr : (struct virtio_net_hdr_v1){ 0 };
+		f->len = MIN(len, sizeof(f->data));
+		memcpy(f->data, frame, f->len);
+	}
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
+static void sink_flush(void *opaque)
+{
+	pthread_mutex_lock(&lock);
+	flushes++;
+	pthread_mutex_unlock(&lock);
+}
+
+static const struct net_rx_sink sink = { .deliver = sink_deliver, .flush = sink_flush };
+
+static void frames_clear(void)
+{
+	pthread_mutex_lock(&lock);
+	nr_frames = 0;
+	pthread_mutex_unlock(&lock);
+}
+
+/* Wait up to 3 s for a received frame that `match` accepts; copy it out. */
+static bool wait_frame(bool (*match)(const struct rx_frame *), struct rx_frame *out)
+{
+	for (int i = 0; i < 300; i++) {
+		pthread_mutex_lock(&lock);
+		for (unsigned int k = 0; k < nr_frames; k++) {
+			if (match(&frames[k])) {
+				*out = frames[k];
+				pthread_mutex_unlock(&lock);
+				return true;
+			}
+		}
+		pthread_mutex_unlock(&lock);
+		usleep(10000);
+	}
+	return false;
+}
+
+/* ---- frames ---- */
+
+static u16 csum(const void *p, size_t n, u32 sum)
+{
+	const u8 *b = p;
+
+	for (size_t i = 0; i + 1 < n; i += 2)
+		sum += (u32)b[i] << 8 | b[i + 1];
+	if (n & 1)
+		sum += (u32)b[n - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (u16)~sum;
+}
+
+static size_t eth(u8 *f, const u8 *dst, u16 type)
+{
+	memcpy(f, dst, 6);
+	memcpy(f + 6, guest_mac, 6);
+	f[12] = (u8)(type >> 8);
+	f[13] = (u8)type;
+	return 14;
+}
+
+static void ip4(u8 *at, const char *s)
+{
+	struct in_addr a;
+
+	inet_pton(AF_INET, s, &a);
+	memcpy(at, &a, 4);
+}
+
+static size_t arp_request(u8 *f, const char *target)
+{
+	static const u8 bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	size_t n = eth(f, bcast, 0x0806);
+	u8 *a = f + n;
+
+	memcpy(a, "\x00\x01\x08\x00\x06\x04\x00\x01", 8);	/* Ethernet/IPv4 request */
+	memcpy(a + 8, guest_mac, 6);
+	ip4(a + 14, GUEST_IP);
+	memset(a + 18, 0, 6);
+	ip4(a + 24, target);
+	return n + 28;
+}
+
+static size_t arp_reply(u8 *f, const u8 *to_mac, const u8 *to_ip)
+{
+	size_t n = eth(f, to_mac, 0x0806);
+	u8 *a = f + n;
+
+	memcpy(a, "\x00\x01\x08\x00\x06\x04\x00\x02", 8);
+	memcpy(a + 8, guest_mac, 6);
+	ip4(a + 14, GUEST_IP);
+	memcpy(a + 18, to_mac, 6);
+	memcpy(a + 24, to_ip, 4);
+	return n + 28;
+}
+
+static size_t icmp_echo(u8 *f, const u8 *host_mac, u16 seq)
+{
+	size_t n = eth(f, host_mac, 0x0800);
+	u8 *ip = f + n, *icmp = ip + 20;
+	u16 c;
+
+	memset(ip, 0, 20 + 8 + 32);
+	ip[0] = 0x45;
+	ip[3] = 20 + 8 + 32;
+	ip[8] = 64;
+	ip[9] = 1;	/* ICMP */
+	ip4(ip + 12, GUEST_IP);
+	ip4(ip + 16, HOST_IP);
+	c = csum(ip, 20, 0);
+	ip[10] = (u8)(c >> 8);
+	ip[11] = (u8)c;
+	icmp[0] = 8;	/* echo request */
+	icmp[6] = (u8)(seq >> 8);
+	icmp[7] = (u8)seq;
+	for (int i = 0; i < 32; i++)
+		icmp[8 + i] = (u8)i;
+	c = csum(icmp, 8 + 32, 0);
+	icmp[2] = (u8)(c >> 8);
+	icmp[3] = (u8)c;
+	return n + 20 + 8 + 32;
+}
+
+static int send_frame(struct net_backend *be, const u8 *f, size_t len)
+{
+	struct virtio_net_hdr_v1 h = { 0 };
+	struct iovec iov = { (void *)f, len };
+
+	return be->ops->send(be, &h, &iov, 1, len);
+}
+
+static bool is_arp_reply_from_host(const struct rx_frame *f)
+{
+	u8 host[4];
+
+	ip4(host, HOST_IP);
+	return f->len >= 42 && f->data[12] == 0x08 && f->data[13] == 0x06 &&
+	       f->data[21] == 2 && !memcmp(f->data + 28, host, 4) &&
+	       !memcmp(f->data, guest_mac, 6);
+}
+
+static bool is_arp_request_for_guest(const struct rx_frame *f)
+{
+	u8 guest[4];
+
+	ip4(guest, GUEST_IP);
+	return f->len >= 42 && f->data[12] == 0x08 && f->data[13] == 0x06 &&
+	       f->data[21] == 1 && !memcmp(f->data + 38, guest, 4);
+}
+
+static bool is_echo_reply(const struct rx_frame *f)
+{
+	return f->len >= 14 + 20 + 8 && f->data[12] == 0x08 && f->data[13] == 0x00 &&
+	       f->data[14 + 9] == 1 && f->data[14 + 20] == 0;
+}
+
+static bool is_tcp_syn(const struct rx_frame *f)
+{
+	return f->len >= 14 + 20 + 20 && f->data[12] == 0x08 && f->data[13] == 0x00 &&
+	       f->data[14 + 9] == 6 && (f->data[14 + 20 + 13] & 0x02);
+}
+
+static bool is_arp_request_or_syn(const struct rx_frame *f)
+{
+	return is_arp_request_for_guest(f) || is_tcp_syn(f);
+}
+
+/* ---- tests ---- */
+
+static struct net_backend *be;
+static char ifname[IFNAMSIZ];
+static bool skip;
+
+static void test_open(void)
+{
+	struct net_params p;
+	const char *why;
+	char spec[128];
+	int fd = open("/dev/net/tun", O_RDWR);
+
+	if (fd < 0) {
+		skip = true;
+		return;
+	}
+	close(fd);
+	snprintf(ifname, sizeof(ifname), "lkvmt%d", (int)getpid() % 100000);
+	snprintf(spec, sizeof(spec), "mode=tap,tapif=%s,host_ip=" HOST_IP, ifname);
+	CHECK_EQ(net_parse_spec(spec, &p, &why), 0);
+	if (net_tap_open(&p, &sink, &be) == -EPERM) {
+		skip = true;
+		return;
+	}
+	CHECK(be != NULL);
+	if (!be)
+		return;
+	CHECK_STR(be->name, "tap");
+	CHECK(be->offloads & (1ULL << VIRTIO_NET_F_HOST_TSO4));
+	CHECK(be->offloads & (1ULL << VIRTIO_NET_F_GUEST_CSUM));
+	CHECK(!be->kernel_datapath);
+	CHECK_EQ(be->ops->start(be, NULL, 0), 0);
+}
+
+static void test_arp_roundtrip(void)
+{
+	struct rx_frame r;
+	u8 f[64];
+
+	frames_clear();
+	CHECK_EQ(send_frame(be, f, arp_request(f, HOST_IP)), 0);
+	CHECK(wait_frame(is_arp_reply_from_host, &r));
+}
+
+static void test_ping_host(void)
+{
+	struct rx_frame arp, r;
+	u8 f[128];
+
+	frames_clear();
+	send_frame(be, f, arp_request(f, HOST_IP));
+	CHECK(wait_frame(is_arp_reply_from_host, &arp));
+	CHECK_EQ(send_frame(be, f, icmp_echo(f, arp.data + 22, 7)), 0);
+	CHECK(wait_frame(is_echo_reply, &r));
+	CHECK_EQ(r.data[14 + 20 + 7], 7);	/* our sequence number */
+	CHECK(!memcmp(r.data, guest_mac, 6));
+}
+
+/* No guest buffers: the frame waits, and arrives after the wake-up. */
+static void test_held_until_wake(void)
+{
+	struct rx_frame r;
+	u8 f[64];
+
+	frames_clear();
+	pthread_mutex_lock(&lock);
+	no_room_left = 2;
+	pthread_mutex_unlock(&lock);
+	send_frame(be, f, arp_request(f, HOST_IP));
+	usleep(200000);
+	pthread_mutex_lock(&lock);
+	CHECK_EQ(nr_frames, 0);
+	CHECK_EQ(no_room_left, 1);	/* tried once, then waited */
+	pthread_mutex_unlock(&lock);
+	be->ops->rx_wake(be);
+	usleep(100000);
+	be->ops->rx_wake(be);
+	CHECK(wait_frame(is_arp_reply_from_host, &r));
+	pthread_mutex_lock(&lock);
+	CHECK_EQ(no_room_left, 0);
+	pthread_mutex_unlock(&lock);
+}
+
+/* A connect() from the host: its SYN reaches us with or without checksum. */
+static bool tcp_syn_flags(u64 features, u8 *flags)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(7) };
+	struct rx_frame req, syn;
+	u8 f[64];
+	int s;
+	bool ok = false;
+
+	be->ops->stop(be);
+	if (be->ops->start(be, NULL, features))
+		return false;
+	frames_clear();
+	inet_pton(AF_INET, GUEST_IP, &to.sin_addr);
+	s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	connect(s, (struct sockaddr *)&to, sizeof(to));
+	/* The kernel may know our MAC from earlier tests, or ask for it. */
+	if (wait_frame(is_arp_request_or_syn, &req) && !is_tcp_syn(&req))
+		send_frame(be, f, arp_reply(f, req.data + 22, req.data + 28));
+	if (wait_frame(is_tcp_syn, &syn)) {
+		*flags = syn.hdr.flags;
+		ok = true;
+	}
+	close(s);
+	return ok;
+}
+
+static void test_rx_offloads_follow_features(void)
+{
+	u8 flags = 0xff;
+
+	CHECK(tcp_syn_flags(1ULL << VIRTIO_NET_F_GUEST_CSUM, &flags));
+	CHECK_EQ(flags & VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+	CHECK(tcp_syn_flags(0, &flags));
+	CHECK_EQ(flags & VIRTIO_NET_HDR_F_NEEDS_CSUM, 0);
+}
+
+static void test_close(void)
+{
+	be->ops->stop(be);
+	be->ops->close(be);
+	be = NULL;
+	/* A tap we created goes away with its last file descriptor. */
+	CHECK_EQ(if_nametoindex(ifname), 0);
+}
+
+static void test_vhost_absent_is_explained(void)
+{
+	struct net_params p;
+	struct net_backend *vbe = NULL;
+	const char *why;
+
+	if (access("/dev/vhost-net", F_OK) == 0) {
+		printf("SKIP: /dev/vhost-net exists; the absent case is not testable here\n");
+		return;
+	}
+	CHECK_EQ(net_parse_spec("mode=tap,vhost=1", &p, &why), 0);
+	CHECK(net_tap_open(&p, &sink, &vbe) < 0);
+	CHECK(vbe == NULL);
+}
+
+static void test_bad_script_fails(void)
+{
+	struct net_params p;
+	struct net_backend *sbe = NULL;
+	const char *why;
+
+	CHECK_EQ(net_parse_spec("mode=tap,script=/bin/false", &p, &why), 0);
+	CHECK(net_tap_open(&p, &sink, &sbe) < 0);
+	CHECK(sbe == NULL);
+}
+
+int main(void)
+{
+	RUN(test_open);
+	if (skip) {
+		printf("########################################################\n"
+		       "SKIP: test-net-tap: no /dev/net/tun or no CAP_NET_ADMIN\n"
+		       "########################################################\n");
+		return 0;
+	}
+	if (!be)
+		return unit_summary();
+	RUN(test_arp_roundtrip);
+	RUN(test_ping_host);
+	RUN(test_held_until_wake);
+	RUN(test_rx_offloads_follow_features);
+	RUN(test_close);
+	RUN(test_vhost_absent_is_explained);
+	RUN(test_bad_script_fails);
+	return unit_summary();
+}
