@@ -79,10 +79,14 @@ asan: $(SAN_UNIT_BINS)
 guests:
 	$(MAKE) -C tests/guests
 
-check: lkvm unit-tests order-tests guests asan
+# libFuzzer targets for the guest- and file-facing parsers (clang).
+fuzz:
+	$(MAKE) -C tests/fuzz
+
+check: lkvm unit-tests order-tests guests asan fuzz
 	tests/run-tests.sh
 
-check-fast: lkvm unit-tests order-tests guests
+check-fast: lkvm unit-tests order-tests guests fuzz
 	LKVM_SKIP_NESTED=1 tests/run-tests.sh
 
 demo: lkvm
@@ -95,8 +99,9 @@ clean:
 	rm -rf lkvm liblkvm.a build-asan build-weak tests/order/virtq-order tests/order/virtq-order-weak $(LIB_OBJS) main.o $(UNIT_BINS) \
 		tests/unit/*.o $(shell find . -name '*.d' -not -path './.git/*')
 	$(MAKE) -C tests/guests clean
+	$(MAKE) -C tests/fuzz clean
 
-.PHONY: all check check-fast demo bench clean unit-tests order-tests asan guests
+.PHONY: all check check-fast demo bench clean unit-tests order-tests asan guests fuzz
 # Keep intermediate objects: no "rm" after the test summary, faster rebuilds.
 .SECONDARY:
 

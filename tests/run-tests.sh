@@ -47,6 +47,7 @@ run_tier unit unit_tier .
 run_tier unit-asan unit_tier build-asan
 run_tier order tests/order/run.sh
 run_tier qcow2 tests/qcow2/run.sh
+run_tier fuzz tests/fuzz/run.sh
 run_tier direct tests/direct/run.sh --lkvm ./lkvm
 run_tier mgmt tests/direct/mgmt.sh --lkvm ./lkvm
 if [ -n "${LKVM_SKIP_NESTED:-}" ]; then
