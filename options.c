@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include "lkvm/disk.h"
 #include "lkvm/net.h"
 #include "lkvm/options.h"
 #include "lkvm/virtio-9p.h"
@@ -55,7 +56,10 @@ void print_run_usage(FILE *out)
 	      "  -p, --params TEXT       appended to the kernel command line\n"
 	      "  -m, --mem SIZE          guest RAM, MiB or with K/M/G suffix (default 256)\n"
 	      "  -c, --cpus N            number of vCPUs (default 1)\n"
-	      "  -d, --disk PATH[,ro][,direct][,sync]  a virtio-blk disk (raw or qcow2); repeat for vdb...\n"
+	      "  -d, --disk PATH[,format=raw|qcow2][,ro][,direct][,sync]\n"
+	      "                          a virtio-blk disk; repeat for vdb...  Without format= a\n"
+	      "                          qcow2 header means qcow2, and the guest may not write one\n"
+	      "                          into a raw image (format=raw allows it)\n"
 	      "  -n, --network SPEC      a NIC: mode=user|tap|none[,guest_mac=..][,host_ip=..][,guest_ip=..]\n"
 	      "                          [,tapif=..][,script=PATH|none][,host_mac=..][,vhost=1][,mtu=N]\n"
 	      "                          [,hostfwd=tcp:127.0.0.1:2222-:22 ...]; default one user-mode NIC\n"
@@ -166,11 +170,19 @@ static int parse_one(int opt, const char *arg, struct lkvm_config *cfg)
 		cfg->transport = arg;
 		break;
 	case OPT_RNG: cfg->rng = true; break;
-	case 'd':
+	case 'd': {
+		struct disk_params dp;
+		const char *why;
+
 		if (cfg->nr_disks >= LKVM_MAX_DISKS)
 			return usage_error("too many -d (%s)", arg);
+		if (disk_parse_spec(arg, &dp, &why)) {
+			fprintf(stderr, "lkvm run: bad --disk '%s': %s\n", arg, why);
+			return LKVM_EXIT_USAGE;
+		}
 		cfg->disk_specs[cfg->nr_disks++] = arg;
 		break;
+	}
 	case OPT_9P: {
 		struct p9_params p9;
 		const char *why;

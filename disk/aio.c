@@ -21,8 +21,8 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
-#include "lkvm/disk.h"
 #include "lkvm/log.h"
+#include "disk/disk-int.h"
 
 /* Kernel AIO slots per image; beyond that requests run synchronously. */
 #define AIO_RING_SIZE 1024

@@ -11,10 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "lkvm/disk.h"
 #include "lkvm/log.h"
-
-#define QCOW2_MAGIC "QFI\xfb"
+#include "disk/disk-int.h"
 
 /* ---- spec parsing ---- */
 
@@ -35,6 +33,25 @@ static int bad_spec(const char **why, const char *fmt, ...)
 static bool field_is(const char *f, size_t len, const char *name)
 {
 	return len == strlen(name) && !memcmp(f, name, len);
+}
+
+/* format=NAME: one of the table's names. */
+static int parse_format(const char *name, size_t len, struct disk_params *p, const char **why)
+{
+	char known[64] = "", buf[16];
+	size_t used = 0;
+
+	if (len < sizeof(buf)) {
+		memcpy(buf, name, len);
+		buf[len] = 0;
+		p->format = disk_format_find(buf);
+		if (p->format)
+			return 0;
+	}
+	for (const struct disk_format *const *f = disk_formats; *f; f++)
+		used += (size_t)snprintf(known + used, sizeof(known) - used, "%s%s",
+					 used ? ", " : "", (*f)->name);
+	return bad_spec(why, "unknown format '%.*s' (known: %s)", (int)MIN(len, 64), name, known);
 }
 
 int disk_parse_spec(const char *spec, struct disk_params *p, const char **why)
@@ -61,10 +78,13 @@ int disk_parse_spec(const char *spec, struct disk_params *p, const char **why)
 			p->direct = true;
 		else if (field_is(f, len, "sync"))
 			p->sync = true;
-		else if (len == 0)
+		else if (len > 7 && !memcmp(f, "format=", 7)) {
+			if (parse_format(f + 7, len - 7, p, why))
+				return -EINVAL;
+		} else if (len == 0)
 			return bad_spec(why, "empty option in '%s'", spec);
 		else
-			return bad_spec(why, "unknown option '%.*s' (known: ro, direct, sync)",
+			return bad_spec(why, "unknown option '%.*s' (known: format=, ro, direct, sync)",
 					(int)MIN(len, 64), f);
 	}
 	return 0;
@@ -130,47 +150,84 @@ static int lock_image(int fd, const char *path, bool readonly)
 	return 0;
 }
 
-static int check_file_type(int fd, const char *path)
+static const char *file_kind(mode_t mode)
 {
-	struct stat st;
-
-	if (fstat(fd, &st))
-		return open_error(path, errno, true, false);
-	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		pr_err("%s: not a regular file or block device", path);
-		return -EINVAL;
-	}
-	return 0;
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "not a regular file";
 }
 
-/* Does the image start with the qcow2 magic?  0 = no, 1 = yes, -errno. */
-static int probe_qcow2(int fd, const char *path)
+/*
+ * Opened with O_NONBLOCK and O_NOCTTY, so that whatever the path names (an
+ * image may name its backing file) the open neither hangs (a FIFO) nor
+ * makes a terminal ours; then anything but a regular file or a block
+ * device is refused, and the descriptor goes back to blocking I/O.
+ */
+static int open_image_file(const char *path, int flags, bool readonly, bool direct)
 {
+	struct stat st;
+	int fd = open(path, flags | O_NONBLOCK | O_NOCTTY), fl, err;
+
+	if (fd < 0)
+		return open_error(path, errno, readonly, direct);
+	if (fstat(fd, &st)) {
+		err = open_error(path, errno, readonly, direct);
+	} else if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		pr_err("%s: is %s: a disk image must be a regular file or a block device",
+		       path, file_kind(st.st_mode));
+		err = -EINVAL;
+	} else if ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK)) {
+		err = open_error(path, errno, readonly, direct);
+	} else {
+		return fd;
+	}
+	close(fd);
+	return err;
+}
+
+/* The format whose probe claims the image's first bytes (raw if none). */
+static int probe_format(struct disk_image *d, const struct disk_format **fmt)
+{
+	const struct disk_format *const *f;
 	void *buf;
 	ssize_t n;
-	int ret;
 
 	/* Aligned and a whole page, so the read also works with O_DIRECT. */
 	if (posix_memalign(&buf, 4096, 4096))
 		return -ENOMEM;
-	n = pread(fd, buf, 4096, 0);
+	n = pread(d->fd, buf, 4096, 0);
 	if (n < 0) {
-		ret = -errno;
-		pr_err("%s: cannot read the image header: %s", path, strerror(errno));
-	} else {
-		ret = n >= 4 && !memcmp(buf, QCOW2_MAGIC, 4);
+		int err = errno;
+
+		pr_err("%s: cannot read the image header: %s", d->path, strerror(err));
+		free(buf);
+		return -err;
 	}
+	for (f = disk_formats; (*f)->probe; f++)
+		if ((*f)->probe(buf, (size_t)MIN(n, DISK_PROBE_LEN)))
+			break;
 	free(buf);
-	return ret;
+	*fmt = *f;
+	return 0;
 }
 
-static int open_format(struct disk_image *d)
+static int open_format(struct disk_image *d, const struct disk_format *fmt)
 {
-	int qcow2 = probe_qcow2(d->fd, d->path);
+	int ret = 0;
 
-	if (qcow2 < 0)
-		return qcow2;
-	return qcow2 ? qcow2_open(d) : raw_open(d);
+	d->probed = !fmt;
+	if (!fmt)
+		ret = probe_format(d, &fmt);
+	if (ret)
+		return ret;
+	d->guard_head = d->probed && !fmt->probe && !d->readonly;
+	return fmt->open(d);
 }
 
 static void disk_free(struct disk_image *d)
@@ -179,6 +236,7 @@ static void disk_free(struct disk_image *d)
 		close(d->fd);
 	pthread_mutex_destroy(&d->pending_lock);
 	pthread_mutex_destroy(&d->io_lock);
+	pthread_mutex_destroy(&d->head_lock);
 	free(d->pending);
 	free(d->path);
 	free(d);
@@ -198,15 +256,14 @@ struct disk_image *disk_open(const struct disk_params *p, int *err)
 	}
 	pthread_mutex_init(&d->pending_lock, NULL);
 	pthread_mutex_init(&d->io_lock, NULL);
+	pthread_mutex_init(&d->head_lock, NULL);
 	d->readonly = p->readonly;
 	d->direct = p->direct;
 	d->async = !p->sync;
-	d->fd = open(p->path, flags);
-	if (d->fd < 0)
-		ret = open_error(p->path, errno, p->readonly, p->direct);
-	else if (!(ret = check_file_type(d->fd, d->path)) &&
-		 !(ret = lock_image(d->fd, d->path, d->readonly)))
-		ret = open_format(d);
+	d->fd = open_image_file(p->path, flags, p->readonly, p->direct);
+	ret = d->fd < 0 ? d->fd : lock_image(d->fd, d->path, d->readonly);
+	if (!ret)
+		ret = open_format(d, p->format);
 	if (ret) {
 		disk_free(d);
 		*err = ret;
@@ -238,9 +295,85 @@ ssize_t disk_iov_length(const struct iovec *iov, int iovcnt)
 	return (ssize_t)total;
 }
 
+void disk_iov_copy(const struct iovec *iov, int iovcnt, size_t skip, void *buf, size_t len,
+		   bool to_iov)
+{
+	char *p = buf;
+
+	for (int i = 0; i < iovcnt && len; i++) {
+		size_t c;
+
+		if (skip >= iov[i].iov_len) {
+			skip -= iov[i].iov_len;
+			continue;
+		}
+		c = MIN(iov[i].iov_len - skip, len);
+		if (to_iov)
+			memcpy((char *)iov[i].iov_base + skip, p, c);
+		else
+			memcpy(p, (char *)iov[i].iov_base + skip, c);
+		p += c;
+		len -= c;
+		skip = 0;
+	}
+}
+
 static bool in_range(struct disk_image *d, u64 off, u64 len)
 {
 	return off <= d->size && len <= d->size - off;
+}
+
+/* ---- a probed raw image stays raw ---- */
+
+static bool touches_head(const struct disk_image *d, u64 off, u64 len)
+{
+	return d->guard_head && len && off < DISK_PROBE_LEN;
+}
+
+/*
+ * Would the image still probe as raw once [off, off+len) holds the data
+ * in iov (NULL: zeros, which is also what a discard may leave)?  0, or
+ * -EPERM (reported once per image) if some format would claim it.
+ * Called with head_lock held, so no other write to the head can slip in
+ * between this check and the write itself.
+ */
+static int check_head_write(struct disk_image *d, u64 off, u64 len, const struct iovec *iov,
+			    int iovcnt)
+{
+	size_t n = (size_t)MIN(d->size, (u64)DISK_PROBE_LEN), from = (size_t)off;
+	size_t to = (size_t)MIN(off + len, (u64)n);
+	struct iovec hv;
+	u8 *head;
+	ssize_t got = 0;
+	int ret = 0;
+
+	/* Aligned, so an O_DIRECT image can read into it directly. */
+	if (posix_memalign((void **)&head, 4096, 4096))
+		return -ENOMEM;
+	memset(head, 0, 4096);
+	hv = (struct iovec){ head, n };
+	if (from > 0 || to < n)
+		got = d->ops->read(d, 0, &hv, 1);
+	if (got < 0) {
+		ret = (int)got;
+	} else if (iov) {
+		disk_iov_copy(iov, iovcnt, 0, head + from, to - from, false);
+	} else {
+		memset(head + from, 0, to - from);
+	}
+	for (const struct disk_format *const *f = disk_formats; !ret && (*f)->probe; f++) {
+		if (!(*f)->probe(head, n))
+			continue;
+		ret = -EPERM;
+		if (!__atomic_exchange_n(&d->warned_head, true, __ATOMIC_RELAXED))
+			pr_warn("%s: refused a guest write to sector 0 that would make this raw "
+				"image look like %s (the format was guessed): give -d %s,format=raw "
+				"to allow it", d->path, (*f)->name, d->path);
+		else
+			pr_debug("%s: refused another write to sector 0", d->path);
+	}
+	free(head);
+	return ret;
 }
 
 static void io_begin(struct disk_image *d)
@@ -270,14 +403,22 @@ ssize_t disk_read(struct disk_image *d, u64 off, const struct iovec *iov, int io
 ssize_t disk_write(struct disk_image *d, u64 off, const struct iovec *iov, int iovcnt)
 {
 	ssize_t len = disk_iov_length(iov, iovcnt), ret;
+	bool head;
 
 	if (d->readonly)
 		return -EROFS;
 	if (len < 0 || !in_range(d, off, (u64)len))
 		return -EINVAL;
+	head = touches_head(d, off, (u64)len);
+	if (head)
+		pthread_mutex_lock(&d->head_lock);
 	io_begin(d);
-	ret = d->ops->write(d, off, iov, iovcnt);
+	ret = head ? check_head_write(d, off, (u64)len, iov, iovcnt) : 0;
+	if (!ret)
+		ret = d->ops->write(d, off, iov, iovcnt);
 	io_end(d);
+	if (head)
+		pthread_mutex_unlock(&d->head_lock);
 	return ret;
 }
 
@@ -287,22 +428,6 @@ int disk_flush(struct disk_image *d)
 
 	io_begin(d);
 	ret = d->ops->flush(d);
-	io_end(d);
-	return ret;
-}
-
-int disk_discard(struct disk_image *d, u64 off, u64 len)
-{
-	int ret = 0;
-
-	if (d->readonly)
-		return -EROFS;
-	if (!in_range(d, off, len))
-		return -EINVAL;
-	if (!d->ops->discard || !len)
-		return 0;
-	io_begin(d);
-	ret = d->ops->discard(d, off, len);
 	io_end(d);
 	return ret;
 }
@@ -334,23 +459,51 @@ static int write_zero_buffers(struct disk_image *d, u64 off, u64 len)
 	return ret;
 }
 
-int disk_write_zeroes(struct disk_image *d, u64 off, u64 len, bool unmap)
+/*
+ * Discard and write-zeroes leave zeros (or, for a discard that does
+ * nothing, the old bytes, which probed as raw): checked as zeros.
+ */
+static int zero_range(struct disk_image *d, u64 off, u64 len, bool discard, bool unmap)
 {
+	bool head = touches_head(d, off, len);
 	int ret;
 
+	if (head)
+		pthread_mutex_lock(&d->head_lock);
+	io_begin(d);
+	ret = head ? check_head_write(d, off, len, NULL, 0) : 0;
+	if (!ret && discard)
+		ret = d->ops->discard(d, off, len);
+	else if (!ret && d->ops->write_zeroes)
+		ret = d->ops->write_zeroes(d, off, len, unmap);
+	else if (!ret)
+		ret = write_zero_buffers(d, off, len);
+	io_end(d);
+	if (head)
+		pthread_mutex_unlock(&d->head_lock);
+	return ret;
+}
+
+int disk_discard(struct disk_image *d, u64 off, u64 len)
+{
+	if (d->readonly)
+		return -EROFS;
+	if (!in_range(d, off, len))
+		return -EINVAL;
+	if (!d->ops->discard || !len)
+		return 0;
+	return zero_range(d, off, len, true, false);
+}
+
+int disk_write_zeroes(struct disk_image *d, u64 off, u64 len, bool unmap)
+{
 	if (d->readonly)
 		return -EROFS;
 	if (!in_range(d, off, len))
 		return -EINVAL;
 	if (!len)
 		return 0;
-	io_begin(d);
-	if (d->ops->write_zeroes)
-		ret = d->ops->write_zeroes(d, off, len, unmap);
-	else
-		ret = write_zero_buffers(d, off, len);
-	io_end(d);
-	return ret;
+	return zero_range(d, off, len, false, unmap);
 }
 
 /* ---- asynchronous entry points ---- */
@@ -403,6 +556,14 @@ static int queue_pending(struct disk_image *d, struct disk_req *req)
 	return ret;
 }
 
+/* Bytes a request covers (after check_req() accepted it). */
+static u64 req_length(const struct disk_req *req)
+{
+	if (req->type == DISK_REQ_READ || req->type == DISK_REQ_WRITE)
+		return (u64)disk_iov_length(req->iov, req->iovcnt);
+	return req->len;
+}
+
 /* -errno if req may not reach the format at all. */
 static int check_req(struct disk_image *d, const struct disk_req *req)
 {
@@ -434,6 +595,9 @@ int disk_submit(struct disk_image *d, struct disk_req *req)
 
 	if (err)
 		req->complete(req, err);
+	else if (req->type != DISK_REQ_READ && req->type != DISK_REQ_FLUSH &&
+		 touches_head(d, req->offset, req_length(req)))
+		disk_req_run_sync(d, req);	/* checked and written under head_lock */
 	else if (d->async && d->ops->submit)
 		return d->ops->submit(d, req);
 	else if (queue_pending(d, req))

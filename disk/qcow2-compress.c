@@ -36,10 +36,22 @@ int qcow2_decompress(struct qcow2 *s, const struct qcow2_map *m, const u8 **out)
 	z_stream *z;
 	int ret, zret;
 
-	*out = s->cout_buf;
-	if (s->cout_entry && s->cout_entry == m->entry)
+	if (s->cout_entry && s->cout_entry == m->entry) {
+		*out = s->cout_buf;
 		return 0;
+	}
 	s->cout_entry = 0;
+	if (!s->cin_buf) {
+		s->cin_buf = malloc(2 * s->cluster_size);
+		s->cout_buf = malloc(s->cluster_size);
+		if (!s->cin_buf || !s->cout_buf) {
+			free(s->cin_buf);
+			free(s->cout_buf);
+			s->cin_buf = s->cout_buf = NULL;
+			return -ENOMEM;
+		}
+	}
+	*out = s->cout_buf;
 	ret = qcow2_pread(s, s->cin_buf, len, m->host);
 	if (!ret)
 		ret = stream(s, &z);

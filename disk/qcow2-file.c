@@ -164,20 +164,13 @@ int qcow2_pwritev(struct qcow2 *s, const struct iovec *iov, int cnt, size_t len,
 
 /* ---- table cache ---- */
 
-int qcow2_cache_init(struct qcow2_cache *c, unsigned int nr, u64 cluster_size)
+int qcow2_cache_init(struct qcow2_cache *c, unsigned int nr)
 {
 	c->slots = calloc(nr, sizeof(*c->slots));
 	if (!c->slots)
 		return -ENOMEM;
 	c->nr = nr;
 	c->clock = 0;
-	for (unsigned int i = 0; i < nr; i++) {
-		c->slots[i].buf = malloc(cluster_size);
-		if (!c->slots[i].buf) {
-			qcow2_cache_free(c);
-			return -ENOMEM;
-		}
-	}
 	return 0;
 }
 
@@ -217,6 +210,8 @@ int qcow2_cache_get(struct qcow2 *s, struct qcow2_cache *c, u64 off, bool fresh,
 	if (!slot) {
 		slot = cache_victim(c);
 		slot->offset = 0;
+		if (!slot->buf && !(slot->buf = malloc(s->cluster_size)))
+			return -ENOMEM;
 		if (fresh) {
 			memset(slot->buf, 0, s->cluster_size);
 		} else {

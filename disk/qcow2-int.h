@@ -60,7 +60,7 @@ struct qcow2 {
 	u32 l1_size;
 	u64 l1_offset;
 
-	u64 *rt;		/* refcount table, host byte order */
+	u64 *rt;		/* refcount table, host byte order; NULL read-only */
 	u64 rt_entries;
 	u64 rt_offset;
 	u32 rt_clusters;
@@ -72,8 +72,10 @@ struct qcow2 {
 	struct qcow2_cache l2_cache;
 	struct qcow2_cache rb_cache;
 
+	/* Writable images only: */
 	u8 *cluster_buf;	/* copy-on-write assembly */
 	u8 *zero_buf;		/* one cluster of zeros, never written */
+	/* Allocated on the first compressed read: */
 	u8 *cin_buf;		/* compressed input, two clusters */
 	u8 *cout_buf;		/* last decompressed cluster */
 	u64 cout_entry;		/* its L2 entry; 0 = none */
@@ -110,7 +112,8 @@ int qcow2_pwrite(struct qcow2 *s, const void *buf, size_t len, u64 off);
 int qcow2_preadv(struct qcow2 *s, const struct iovec *iov, int cnt, size_t len, u64 off);
 int qcow2_pwritev(struct qcow2 *s, const struct iovec *iov, int cnt, size_t len, u64 off);
 int qcow2_corrupt(struct qcow2 *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int qcow2_cache_init(struct qcow2_cache *c, unsigned int nr, u64 cluster_size);
+/* nr slots; each slot's buffer is allocated when first used. */
+int qcow2_cache_init(struct qcow2_cache *c, unsigned int nr);
 void qcow2_cache_free(struct qcow2_cache *c);
 /* The table at off, read from the file unless `fresh` (then zero-filled). */
 int qcow2_cache_get(struct qcow2 *s, struct qcow2_cache *c, u64 off, bool fresh, u8 **buf);

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "lkvm/disk.h"
+#include "disk/disk-int.h"
 #include "disk/qcow2-int.h"
 
 /* ---- walking the caller's iovec array ---- */

@@ -134,6 +134,12 @@ static int write_rt_entry(struct qcow2 *s, u64 rti)
 	return qcow2_pwrite(s, &be, sizeof(be), s->rt_offset + rti * 8);
 }
 
+/* The first cluster past the file and past every cluster handed out. */
+static u64 used_end(const struct qcow2 *s)
+{
+	return MAX(s->alloc_end, (s->file_end + s->cluster_size - 1) >> s->cluster_bits);
+}
+
 static void note_allocated(struct qcow2 *s, u64 c)
 {
 	if (c + 1 > s->alloc_end)
@@ -285,7 +291,7 @@ static void size_new_table(struct qcow2 *s, u64 p, u64 want, u64 *nb, u64 *nt)
 static int grow_refcount_table(struct qcow2 *s, u64 min_entries)
 {
 	u64 cs = s->cluster_size, per = cs / 8;
-	u64 p = MAX(s->alloc_end, (s->file_end + cs - 1) >> s->cluster_bits);
+	u64 p = used_end(s);
 	u64 want = MAX(min_entries, MIN(2 * s->rt_entries, QCOW2_MAX_RT_BYTES / 8)), nb, nt, end;
 	u64 entries, b;
 	u64 old_off = s->rt_offset, old_len = (u64)s->rt_clusters << s->cluster_bits;
@@ -409,13 +415,21 @@ int qcow2_refcount_update_range(struct qcow2 *s, u64 off, u64 len, int delta)
 	return 0;
 }
 
+/*
+ * Free clusters are looked for from the free hint up to the end of what
+ * is in use (the file, and clusters handed out); past that every cluster
+ * is free, so the search is bounded by the file's size however the
+ * refcounts read.  A refcount that claims a cluster past the end is a
+ * corrupt image.
+ */
 int qcow2_alloc_cluster(struct qcow2 *s, u64 *offset)
 {
-	u64 mask = rb_entries(s) - 1, c = s->free_hint;
+	u64 mask = rb_entries(s) - 1, c = s->free_hint, end = MIN(used_end(s), max_clusters(s));
+	u64 rc;
 	u8 *b;
 	int ret;
 
-	while (c < max_clusters(s)) {
+	while (c < end) {
 		u64 rti = c >> s->rb_bits;
 
 		if (fixed_metadata(s, c)) {
@@ -430,10 +444,19 @@ int qcow2_alloc_cluster(struct qcow2 *s, u64 *offset)
 		do {
 			if (!fixed_metadata(s, c) && rb_get(s, b, c & mask) == 0)
 				goto found;
-		} while (++c & mask);
+		} while (++c < end && (c & mask));
 	}
-	pr_err("qcow2: %s: no free host cluster below 64 PiB", s->path);
-	return -ENOSPC;
+	c = MAX(c, end);
+	if (c >= max_clusters(s)) {
+		pr_err("qcow2: %s: no free host cluster below 64 PiB", s->path);
+		return -ENOSPC;
+	}
+	ret = qcow2_refcount_get(s, c, &rc);
+	if (ret)
+		return ret;
+	if (rc)
+		return qcow2_corrupt(s, "cluster %llu, past the end of the file, has refcount %llu",
+				     (unsigned long long)c, (unsigned long long)rc);
 found:
 	/* The caller takes the reference before the next allocation. */
 	s->free_hint = c;

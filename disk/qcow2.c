@@ -15,8 +15,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "lkvm/disk.h"
 #include "lkvm/log.h"
+#include "disk/disk-int.h"
 #include "disk/qcow2-int.h"
 
 _Static_assert(offsetof(struct qcow2_disk_header, refcount_table_offset) == QCOW2_HDR_RT_OFFSET,
@@ -32,26 +32,29 @@ _Static_assert(sizeof(struct qcow2_feature_name) == 48, "qcow2 feature name layo
 #define QCOW2_L2_CACHE_BYTES	(4ull << 20)
 #define QCOW2_RB_CACHE_BYTES	(1ull << 20)
 
+/*
+ * Metadata memory one image chain (an image and all its backing files)
+ * may hold: L1 and refcount tables, table caches, bounce buffers.  Images
+ * qemu-img makes need a few MiB per level; a crafted chain of sparse files
+ * with huge tables would otherwise take gigabytes.
+ */
+#define QCOW2_CHAIN_MEM_MAX	(256ull << 20)
+
 /* Backing files opened by qcow2_open() on this thread right now. */
 static __thread unsigned int chain_depth;
+/* Bytes charged so far by the chain being opened on this thread. */
+static __thread u64 chain_mem;
 
 static const struct disk_format_ops qcow2_ops;
 
-int qcow2_probe(int fd)
+static bool qcow2_probe(const u8 *head, size_t len)
 {
-	void *buf;
-	ssize_t n;
 	u32 magic;
 
-	/* Aligned and whole, so the read works on an O_DIRECT fd too. */
-	if (posix_memalign(&buf, 4096, 4096))
-		return -ENOMEM;
-	n = pread(fd, buf, 4096, 0);
-	memcpy(&magic, buf, sizeof(magic));
-	free(buf);
-	if (n < 0)
-		return -errno;
-	return n >= 4 && be32toh(magic) == QCOW2_MAGIC;
+	if (len < sizeof(magic))
+		return false;
+	memcpy(&magic, head, sizeof(magic));
+	return be32toh(magic) == QCOW2_MAGIC;
 }
 
 /* What open learns from the first cluster. */
@@ -254,7 +257,7 @@ static int read_first_cluster(struct qcow2 *s, struct qcow2_open_info *oi, u64 f
 	u64 cs = 1ull << oi->h.cluster_bits;
 
 	oi->first_len = MIN(cs, file_size);
-	oi->first = malloc(cs);
+	oi->first = malloc(oi->first_len);
 	if (!oi->first)
 		return -ENOMEM;
 	return qcow2_pread(s, oi->first, oi->first_len, 0);
@@ -308,9 +311,30 @@ static unsigned int cache_slots(u64 budget, u64 cs, unsigned int lo, unsigned in
 	return (unsigned int)MIN(MAX(n, (u64)lo), (u64)hi);
 }
 
+/*
+ * Count bytes against the chain's budget.  Everything an image may come
+ * to hold is counted when it opens, so a chain that fits cannot run out
+ * of budget later; much of it is only allocated when first needed.
+ */
+static int charge(struct qcow2 *s, u64 bytes)
+{
+	if (bytes <= QCOW2_CHAIN_MEM_MAX - chain_mem) {
+		chain_mem += bytes;
+		return 0;
+	}
+	return REFUSE(-EFBIG, s, "the metadata of this image chain (tables and caches of %u "
+		      "image%s) would need more than %llu MiB: the image is damaged or "
+		      "crafted; flatten it with qemu-img convert -O qcow2", chain_depth + 1,
+		      chain_depth ? "s" : "", QCOW2_CHAIN_MEM_MAX >> 20);
+}
+
 static int setup_state(struct qcow2 *s, const struct qcow2_disk_header *h)
 {
 	u64 cs = 1ull << h->cluster_bits;
+	unsigned int l2_slots = cache_slots(QCOW2_L2_CACHE_BYTES, cs, 4, 64);
+	unsigned int rb_slots = cache_slots(QCOW2_RB_CACHE_BYTES, cs, 2, 16);
+	/* Compressed clusters: two clusters of input, one of output. */
+	u64 mem = (u64)h->l1_size * 8 + (l2_slots + 3) * cs;
 	int ret;
 
 	s->version = h->version;
@@ -328,22 +352,28 @@ static int setup_state(struct qcow2 *s, const struct qcow2_disk_header *h)
 	s->l1_offset = h->l1_table_offset;
 	s->rt_offset = h->refcount_table_offset;
 	s->rt_clusters = h->refcount_table_clusters;
-	s->rt_entries = ((u64)h->refcount_table_clusters << h->cluster_bits) / 8;
 	s->alloc_end = (s->file_end + cs - 1) >> h->cluster_bits;
-
-	s->cluster_buf = malloc(cs);
-	s->zero_buf = calloc(1, cs);
-	s->cin_buf = malloc(2 * cs);
-	s->cout_buf = malloc(cs);
-	if (!s->cluster_buf || !s->zero_buf || !s->cin_buf || !s->cout_buf)
-		return -ENOMEM;
-	ret = qcow2_cache_init(&s->l2_cache, cache_slots(QCOW2_L2_CACHE_BYTES, cs, 4, 64), cs);
+	/* Refcounts, and the buffers writes assemble clusters in: writers only. */
+	if (!s->readonly) {
+		s->rt_entries = ((u64)h->refcount_table_clusters << h->cluster_bits) / 8;
+		mem += s->rt_entries * 8 + (rb_slots + 2) * cs;
+	}
+	ret = charge(s, mem);
+	if (ret)
+		return ret;
+	if (!s->readonly) {
+		s->cluster_buf = malloc(cs);
+		s->zero_buf = calloc(1, cs);
+		if (!s->cluster_buf || !s->zero_buf)
+			return -ENOMEM;
+		ret = qcow2_cache_init(&s->rb_cache, rb_slots);
+		if (!ret)
+			ret = load_table(s, &s->rt, s->rt_entries, s->rt_offset);
+	}
 	if (!ret)
-		ret = qcow2_cache_init(&s->rb_cache, cache_slots(QCOW2_RB_CACHE_BYTES, cs, 2, 16), cs);
+		ret = qcow2_cache_init(&s->l2_cache, l2_slots);
 	if (!ret)
 		ret = load_table(s, &s->l1, s->l1_size, s->l1_offset);
-	if (!ret)
-		ret = load_table(s, &s->rt, s->rt_entries, s->rt_offset);
 	return ret;
 }
 
@@ -357,53 +387,64 @@ static int backing_path(struct qcow2 *s, const char *name, u32 len, char *out, s
 	return w < 0 || (size_t)w >= n ? -ENAMETOOLONG : 0;
 }
 
-static int check_backing_format(struct qcow2 *s, struct disk_image *b, const char *fmt)
-{
-	bool is_qcow2 = !strcmp(b->ops->name, "qcow2");
-
-	if (fmt && !strcmp(fmt, "raw") && is_qcow2)
-		return REFUSE(-EINVAL, s, "backing file %s is declared raw but holds a qcow2 "
-			      "header: refusing to guess; fix it with qemu-img rebase -u -F qcow2",
-			      b->path);
-	if (fmt && !strcmp(fmt, "qcow2") && !is_qcow2)
-		return REFUSE(-EINVAL, s, "backing file %s is declared qcow2 but is not a qcow2 "
-			      "image: fix it with qemu-img rebase -u -F raw", b->path);
-	return 0;
-}
-
-static int open_backing(struct qcow2 *s, const struct qcow2_open_info *oi)
+/*
+ * The backing file the header names, as disk_open() parameters: read-only,
+ * in the format the header's backing format extension declares.  Without
+ * one the format is probed; such a backing file may be qcow2 but may not
+ * name a backing file of its own (see qcow2_open()).  false: none.
+ */
+static int backing_params(struct qcow2 *s, const struct qcow2_open_info *oi,
+			  struct disk_params *p, bool *has)
 {
 	const struct qcow2_disk_header *h = &oi->h;
 	const char *fmt = oi->backing_fmt;
-	struct disk_params p = { .readonly = true, .sync = true };
-	struct disk_image *b;
-	int err;
 
-	if (!h->backing_file_offset)
+	*p = (struct disk_params){ .readonly = true, .sync = true };
+	*has = h->backing_file_offset != 0;
+	if (!*has)
 		return 0;
-	if (fmt && strcmp(fmt, "raw") && strcmp(fmt, "qcow2"))
+	if (fmt && !(p->format = disk_format_find(fmt)))
 		return REFUSE(-ENOTSUP, s, "backing file format '%s' is not supported (raw and "
 			      "qcow2 are): convert the backing file with qemu-img convert -O qcow2",
 			      fmt);
 	if (backing_path(s, (const char *)oi->first + h->backing_file_offset,
-			 h->backing_file_size, p.path_buf, sizeof(p.path_buf)))
+			 h->backing_file_size, p->path_buf, sizeof(p->path_buf)))
 		return REFUSE(-ENAMETOOLONG, s, "backing file path is too long");
-	p.path = p.path_buf;
+	p->path = p->path_buf;
+	return 0;
+}
+
+static int open_backing(struct qcow2 *s, const struct disk_params *p)
+{
+	struct disk_image *b;
+	int err;
+
 	if (chain_depth >= QCOW2_MAX_CHAIN)
 		return REFUSE(-ELOOP, s, "backing chain deeper than %d images (or a loop): "
 			      "flatten it with qemu-img convert -O qcow2", QCOW2_MAX_CHAIN);
 	chain_depth++;
-	b = disk_open(&p, &err);
+	b = disk_open(p, &err);
 	chain_depth--;
 	if (!b)
-		return REFUSE(err, s, "cannot open its backing file %s", p.path);
-	err = check_backing_format(s, b, fmt);
-	if (err) {
-		disk_close(b);
-		return err;
-	}
+		return REFUSE(err, s, "cannot open its backing file %s", p->path);
 	s->backing = b;
 	return 0;
+}
+
+/*
+ * A backing file whose format nobody declared was probed; had a guest
+ * written a qcow2 header into what is really a raw backing file, following
+ * the backing file that header names would show the guest a host file.
+ */
+static int check_guessed_backing(struct qcow2 *s, struct disk_image *d,
+				 const struct qcow2_disk_header *h)
+{
+	if (!chain_depth || !d->probed || !h->backing_file_offset)
+		return 0;
+	return REFUSE(-EINVAL, s, "a backing file with no declared format looks like qcow2 "
+		      "and names a backing file of its own: refusing to follow a guessed "
+		      "chain; declare its format in the image above it with "
+		      "qemu-img rebase -u -F qcow2 -b FILE IMAGE");
 }
 
 /* Unknown auto-clear bits must be cleared before the first write. */
@@ -447,26 +488,35 @@ static void qcow2_free(struct qcow2 *s)
 	free(s);
 }
 
-int qcow2_open(struct disk_image *d)
+static int qcow2_open(struct disk_image *d)
 {
 	struct qcow2_open_info oi = { 0 };
 	struct qcow2 *s = calloc(1, sizeof(*s));
+	struct disk_params bp;
+	bool has_backing = false;
 	int ret;
 
 	if (!s)
 		return -ENOMEM;
+	if (!chain_depth)
+		chain_mem = 0;
 	pthread_mutex_init(&s->lock, NULL);
 	s->fd = d->fd;
 	s->path = d->path;
 	s->readonly = d->readonly;
 	ret = read_header(s, &oi);
 	if (!ret)
+		ret = check_guessed_backing(s, d, &oi.h);
+	if (!ret)
 		ret = setup_state(s, &oi.h);
 	if (!ret)
-		ret = open_backing(s, &oi);
+		ret = backing_params(s, &oi, &bp, &has_backing);
+	/* Not held while the rest of the chain opens. */
+	free(oi.first);
+	if (!ret && has_backing)
+		ret = open_backing(s, &bp);
 	if (!ret)
 		ret = clear_autoclear(s, &oi.h);
-	free(oi.first);
 	if (ret) {
 		if (ret == -ENOMEM)
 			pr_err("qcow2: %s: out of memory", d->path);
@@ -502,4 +552,10 @@ static const struct disk_format_ops qcow2_ops = {
 	.close = qcow2_close,
 	/* Every op takes the image's own lock. */
 	.concurrent = true,
+};
+
+const struct disk_format disk_format_qcow2 = {
+	.name = "qcow2",
+	.probe = qcow2_probe,
+	.open = qcow2_open,
 };

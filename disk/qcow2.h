@@ -4,8 +4,8 @@
  * The qcow2 image format, as described by the qcow2 specification
  * (QEMU's docs/interop/qcow2.txt).  Every number on disk is big endian.
  *
- * disk_open() calls qcow2_open() (declared in lkvm/disk.h) for a file that
- * starts with the magic; qcow2_probe() is the same magic test on an fd.
+ * The driver registers itself as disk_format_qcow2 (disk/disk-int.h):
+ * images that start with the magic probe as qcow2.
  */
 #include "lkvm/compiler.h"
 
@@ -83,8 +83,5 @@ struct qcow2_feature_name {
 
 /* Images may chain backing files this deep (a loop ends here too). */
 #define QCOW2_MAX_CHAIN		16
-
-/* 1 if the file behind fd starts with the qcow2 magic, 0 if not, -errno. */
-int qcow2_probe(int fd);
 
 #endif

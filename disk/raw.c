@@ -19,8 +19,8 @@
 #include <unistd.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
-#include "lkvm/disk.h"
 #include "lkvm/log.h"
+#include "disk/disk-int.h"
 
 #define BOUNCE_CHUNK (1u << 20)
 #define IOV_ON_STACK 64
@@ -113,30 +113,6 @@ static bool memory_aligned(const struct iovec *iov, int iovcnt, unsigned int ali
 	return true;
 }
 
-/* Copy between an iovec array (from byte `skip` on) and a flat buffer. */
-static void iov_copy(const struct iovec *iov, int iovcnt, size_t skip, void *buf,
-		     size_t len, bool to_iov)
-{
-	char *p = buf;
-
-	for (int i = 0; i < iovcnt && len; i++) {
-		size_t c;
-
-		if (skip >= iov[i].iov_len) {
-			skip -= iov[i].iov_len;
-			continue;
-		}
-		c = MIN(iov[i].iov_len - skip, len);
-		if (to_iov)
-			memcpy((char *)iov[i].iov_base + skip, p, c);
-		else
-			memcpy(p, (char *)iov[i].iov_base + skip, c);
-		p += c;
-		len -= c;
-		skip = 0;
-	}
-}
-
 /* Aligned offset and length, unaligned memory: through a bounce buffer. */
 static ssize_t rw_bounce(struct disk_image *d, const struct iovec *iov, int iovcnt,
 			 u64 off, size_t total, bool write)
@@ -151,12 +127,12 @@ static ssize_t rw_bounce(struct disk_image *d, const struct iovec *iov, int iovc
 		struct iovec b = { buf, MIN(total - done, (size_t)BOUNCE_CHUNK) };
 
 		if (write)
-			iov_copy(iov, iovcnt, done, buf, b.iov_len, false);
+			disk_iov_copy(iov, iovcnt, done, buf, b.iov_len, false);
 		ret = rw_full(d->fd, &b, 1, off + done, write);
 		if (ret <= 0)
 			break;
 		if (!write)
-			iov_copy(iov, iovcnt, done, buf, (size_t)ret, true);
+			disk_iov_copy(iov, iovcnt, done, buf, (size_t)ret, true);
 		done += (size_t)ret;
 		if ((size_t)ret < b.iov_len)
 			break;
@@ -348,7 +324,7 @@ static int reopen_buffered(struct disk_image *d)
 	return fd < 0 ? -errno : fd;
 }
 
-int raw_open(struct disk_image *d)
+static int raw_open(struct disk_image *d)
 {
 	struct raw *raw = calloc(1, sizeof(*raw));
 	int ret;
@@ -381,3 +357,8 @@ fail:
 	d->ops = NULL;
 	return ret;
 }
+
+const struct disk_format disk_format_raw = {
+	.name = "raw",
+	.open = raw_open,
+};

@@ -80,6 +80,13 @@ struct disk_format_ops {
 	bool concurrent;
 };
 
+struct disk_format;
+
+/*
+ * Devices may read ops->name, ops->write_zeroes (is it native), path,
+ * size, readonly and direct, and fill serial; the rest is the block
+ * layer's.
+ */
 struct disk_image {
 	const struct disk_format_ops *ops;
 	char *path;
@@ -89,6 +96,16 @@ struct disk_image {
 	bool direct;			/* O_DIRECT */
 	bool async;			/* use libaio where the format can */
 	char serial[DISK_SERIAL_LEN + 1];	/* NUL-padded; the device ID */
+	bool probed;			/* the format was guessed, not given */
+	/*
+	 * Probed as raw and writable: a write that would make the image's
+	 * first bytes look like another format is refused (-EPERM), so the
+	 * guest cannot turn its raw disk into, say, a qcow2 image naming a
+	 * host file as its backing file for the next start.
+	 */
+	bool guard_head;
+	bool warned_head;		/* atomic: the refusal was reported */
+	pthread_mutex_t head_lock;	/* a guarded head's check + write */
 	void *priv;			/* format state */
 	/* Generic async fallback: requests queued until disk_unplug(). */
 	struct disk_req **pending;
@@ -99,6 +116,7 @@ struct disk_image {
 
 struct disk_params {
 	const char *path;		/* points into path_buf after parsing */
+	const struct disk_format *format;	/* format=; NULL: probe */
 	bool readonly;
 	bool direct;
 	bool sync;			/* force synchronous I/O */
@@ -106,13 +124,17 @@ struct disk_params {
 };
 
 /*
- * Parse a -d/--disk spec "path[,ro][,direct][,sync]"; 0 or -EINVAL with
- * *why naming the bad field (valid until the next call on this thread).
+ * Parse a -d/--disk spec "path[,format=raw|qcow2][,ro][,direct][,sync]";
+ * 0 or -EINVAL with *why naming the bad field (valid until the next call
+ * on this thread).
  */
 int disk_parse_spec(const char *spec, struct disk_params *p, const char **why);
 /*
- * Open an image, detecting the format (qcow2 by its magic, else raw), and
- * lock it: a read-write open takes a write lock and is refused (-EBUSY) if
+ * Open an image in p->format, or in the format its first bytes show
+ * (qcow2 by its magic, else raw), and lock it.  Only regular files and
+ * block devices are opened (a FIFO or a character device is refused
+ * without blocking).  An image probed as raw stays raw: see guard_head.
+ * Locking: a read-write open takes a write lock and is refused (-EBUSY) if
  * any other open file description holds a lock on the image; a read-only
  * open takes a read lock when it can, and when a writer holds the image it
  * still opens it (with a warning), so an image can be shared read-only.
@@ -136,34 +158,5 @@ int disk_write_zeroes(struct disk_image *d, u64 off, u64 len, bool unmap);
 int disk_submit(struct disk_image *d, struct disk_req *req);
 /* Send what disk_submit() queued (on this thread or any other). */
 int disk_unplug(struct disk_image *d);
-
-/* ---- For format drivers (the files in disk/) ---- */
-
-/*
- * Format open functions: d->path, d->fd (opened and locked), readonly,
- * direct and async are set; fill ops, size and priv.  0, or -errno after
- * printing a message that names d->path.
- */
-int raw_open(struct disk_image *d);
-/* disk_open() calls this for an image that starts with the qcow2 magic. */
-int qcow2_open(struct disk_image *d);
-
-/* Run req with the synchronous entry points and call its complete(). */
-void disk_req_run_sync(struct disk_image *d, struct disk_req *req);
-/* Bytes an iovec array covers, or -EINVAL if the sum overflows. */
-ssize_t disk_iov_length(const struct iovec *iov, int iovcnt);
-
-/*
- * libaio engine (disk/aio.c) for a format that maps requests 1:1 onto a
- * file: reads, writes and flushes go to the kernel in batches; completions
- * arrive through an eventfd on a completion thread.  `fd` serves aligned
- * requests; any other request is run through disk_req_run_sync().
- */
-struct disk_aio;
-/* NULL (and a warning) if the kernel has no AIO for us: stay synchronous. */
-struct disk_aio *disk_aio_create(struct disk_image *d, int fd, unsigned int align);
-void disk_aio_destroy(struct disk_aio *aio);	/* nothing may be in flight */
-int disk_aio_submit(struct disk_aio *aio, struct disk_req *req);
-int disk_aio_unplug(struct disk_aio *aio);
 
 #endif

@@ -1,8 +1,8 @@
 #ifndef LKVM_TESTS_QCOW2_UTIL_H
 #define LKVM_TESTS_QCOW2_UTIL_H
 /*
- * Helpers for the qcow2 tests: opening an image the way disk.c hands it
- * to qcow2_open(), I/O through the format ops with split iovecs, a
+ * Helpers for the qcow2 tests: opening an image through disk_open(), I/O
+ * through the block layer's entry points with split iovecs, a
  * deterministic PRNG, qemu-img wrappers, and a builder for small
  * hand-made images (for header and corruption cases).
  */
@@ -194,38 +194,36 @@ static void fill_text(u8 *buf, u64 len, u64 seed)
 		buf[i] = (u8)("lkvm qcow2 test pattern "[(i + seed) % 24] + ((i / 4096 + seed) & 3));
 }
 
-/* ---- opening like disk.c does ---- */
+/* ---- opening ---- */
 
-static struct disk_image *t_open(const char *path, bool ro, int *err)
+/* Open path through disk_open(), format= fmt (NULL: probe). */
+static struct disk_image *t_open_as(const char *path, const char *fmt, bool ro, int *err)
 {
-	struct disk_image *d = calloc(1, sizeof(*d));
+	struct disk_params p = { .readonly = ro, .sync = true };
+	char spec[600];
+	const char *why;
 
-	d->path = strdup(path);
-	d->readonly = ro;
-	pthread_mutex_init(&d->pending_lock, NULL);
-	pthread_mutex_init(&d->io_lock, NULL);
-	d->fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	*err = d->fd < 0 ? -errno : qcow2_open(d);
-	if (*err) {
-		if (d->fd >= 0)
-			close(d->fd);
-		free(d->path);
-		free(d);
+	snprintf(spec, sizeof(spec), "%s%s%s", path, fmt ? ",format=" : "", fmt ? fmt : "");
+	if (disk_parse_spec(spec, &p, &why)) {
+		fprintf(stderr, "  bad spec %s: %s\n", spec, why);
+		*err = -EINVAL;
 		return NULL;
 	}
-	return d;
+	p.readonly = ro;
+	p.sync = true;
+	*err = 0;
+	return disk_open(&p, err);
+}
+
+/* A qcow2 image, whatever it starts with. */
+static struct disk_image *t_open(const char *path, bool ro, int *err)
+{
+	return t_open_as(path, "qcow2", ro, err);
 }
 
 static void t_close(struct disk_image *d)
 {
-	if (!d)
-		return;
-	d->ops->close(d);
-	close(d->fd);
-	pthread_mutex_destroy(&d->pending_lock);
-	pthread_mutex_destroy(&d->io_lock);
-	free(d->path);
-	free(d);
+	disk_close(d);
 }
 
 /* Split buf into up to three iovecs at random points. */
@@ -249,7 +247,7 @@ static ssize_t t_write(struct disk_image *d, u64 off, const void *buf, u64 len)
 	struct iovec iov[3];
 	int n = split_iov(iov, (u8 *)buf, len);
 
-	return d->ops->write(d, off, iov, n);
+	return disk_write(d, off, iov, n);
 }
 
 static ssize_t t_read(struct disk_image *d, u64 off, void *buf, u64 len)
@@ -257,7 +255,7 @@ static ssize_t t_read(struct disk_image *d, u64 off, void *buf, u64 len)
 	struct iovec iov[3];
 	int n = split_iov(iov, buf, len);
 
-	return d->ops->read(d, off, iov, n);
+	return disk_read(d, off, iov, n);
 }
 
 /* Read the whole disk through the driver and compare with the model. */

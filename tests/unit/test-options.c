@@ -51,6 +51,11 @@ static void test_bad_values_exit_2(void)
 	CHECK_EQ(PARSE(&cfg, "-k"), LKVM_EXIT_USAGE);
 	CHECK_EQ(PARSE(&cfg, "-m", "128"), LKVM_EXIT_USAGE);	/* no kernel */
 	CHECK_EQ(PARSE(&cfg, "-k", "k", "--virtio-transport", "usb"), LKVM_EXIT_USAGE);
+	/* -d specs are checked when read, format= included. */
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "-d", "a.img,format=bogus"), LKVM_EXIT_USAGE);
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "-d", "a.img,rw"), LKVM_EXIT_USAGE);
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "-d", "a.img,format=raw", "-d", "b.img,format=qcow2,ro"), 0);
+	CHECK_EQ(cfg.nr_disks, 2);
 }
 
 static void test_unimplemented_options_refused(void)

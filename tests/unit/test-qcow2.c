@@ -10,6 +10,9 @@
  *   test-qcow2 --exercise IMG REF OUT SEED OPS   (tests/qcow2/run.sh)
  */
 #include <pthread.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <time.h>
 #include "unit.h"
 #include "qcow2-util.h"
 
@@ -120,14 +123,15 @@ static void test_header_valid(void)
 	struct himg h;
 	struct disk_image *d;
 	u8 buf[8192], zero[8192] = { 0 };
-	int err, fd;
+	int err;
 	const char *p;
 
 	himg_build(&h, 3, 12, 16 * MiB_, 0);
 	p = himg_save(&h, "valid.qcow2");
-	fd = open(p, O_RDONLY);
-	CHECK_EQ(qcow2_probe(fd), 1);
-	close(fd);
+	/* Probed by its magic. */
+	d = t_open_as(p, NULL, true, &err);
+	CHECK(d && !strcmp(d->ops->name, "qcow2") && d->probed);
+	t_close(d);
 	d = t_open(p, false, &err);
 	CHECK_EQ(err, 0);
 	if (!d)
@@ -147,13 +151,15 @@ static void test_header_valid(void)
 static void test_header_refused(void)
 {
 	struct himg h;
-	int fd;
+	struct disk_image *d;
+	int err;
 
 	himg_build(&h, 3, 12, 16 * MiB_, 0);
 	m_magic(&h);
-	fd = open(himg_save(&h, "magic.qcow2"), O_RDONLY);
-	CHECK_EQ(qcow2_probe(fd), 0);
-	close(fd);
+	/* Without the magic it probes as raw. */
+	d = t_open_as(himg_save(&h, "magic.qcow2"), NULL, true, &err);
+	CHECK(d && !strcmp(d->ops->name, "raw"));
+	t_close(d);
 
 	CHECK_EQ(open_mutated(m_magic, 3, false), -EINVAL);
 	CHECK_EQ(open_mutated(m_version1, 3, false), -ENOTSUP);
@@ -397,7 +403,7 @@ static void test_readonly(void)
 	if (!d)
 		return;
 	CHECK_EQ(t_write(d, 0, buf, sizeof(buf)), -EROFS);
-	CHECK_EQ(d->ops->discard(d, 0, 65536), -EROFS);
+	CHECK_EQ(disk_discard(d, 0, 65536), -EROFS);
 	CHECK_EQ(t_read(d, MiB_ - 512, buf, sizeof(buf)), sizeof(buf));
 	CHECK_EQ(t_read(d, MiB_ - 511, buf, sizeof(buf)), -EINVAL);
 	t_close(d);
@@ -515,7 +521,7 @@ static void test_overlay_raw_base_v2(void)
 	CHECK(t_verify(d, model, size));
 	CHECK(model_write(d, model, 70000, 3000));
 	/* Version 2 has no zero flag: write-zeroes must write real zeros. */
-	CHECK_EQ(d->ops->write_zeroes(d, 131072, 65536 * 2, true), 0);
+	CHECK_EQ(disk_write_zeroes(d, 131072, 65536 * 2, true), 0);
 	memset(model + 131072, 0, 65536 * 2);
 	/* Discard over a backing file in v2 may keep the data: no check. */
 	CHECK(t_verify(d, model, size));
@@ -553,9 +559,24 @@ static void test_backing_chain(void)
 	CHECK_EQ(sh("cd '%s' && qemu-img create -q -f qcow2 loop.qcow2 1M && "
 		    "qemu-img rebase -q -u -f qcow2 -b loop.qcow2 -F qcow2 loop.qcow2", tdir), 0);
 	CHECK_EQ(open_err(tpath("loop.qcow2"), true), -ELOOP);
-	/* Declared raw, but holds a qcow2 header. */
+	/*
+	 * Declared raw, but holds a qcow2 header: the declaration wins, so the
+	 * overlay shows chain1's file bytes (its qcow2 header first), never
+	 * what chain1 would lead to as qcow2.
+	 */
 	CHECK_EQ(sh("cd '%s' && qemu-img create -q -f qcow2 -b chain1 -F raw liar.qcow2", tdir), 0);
-	CHECK_EQ(open_err(tpath("liar.qcow2"), true), -EINVAL);
+	d = t_open(tpath("liar.qcow2"), true, &err);
+	CHECK_EQ(err, 0);
+	if (d) {
+		u64 flen = 0;
+		u8 *file = read_file_all(tpath("chain1"), &flen), *got = malloc(flen);
+
+		CHECK(file && got && t_read(d, 0, got, flen) == (ssize_t)flen &&
+		      !memcmp(got, file, flen) && !memcmp(got, "QFI\xfb", 4));
+		free(file);
+		free(got);
+		t_close(d);
+	}
 	free(model);
 }
 
@@ -583,7 +604,7 @@ static void test_snapshot_cow(void)
 	CHECK(t_verify(d, model, size));
 	for (int i = 0; i < 30; i++)
 		CHECK(model_write(d, model, rnd_below(size - 20000), 1 + rnd_below(20000)));
-	CHECK_EQ(d->ops->discard(d, 0, 65536), 0);
+	CHECK_EQ(disk_discard(d, 0, 65536), 0);
 	memset(model, 0, 65536);
 	CHECK(t_verify(d, model, size));
 	close_and_compare(d, model, size);
@@ -619,15 +640,15 @@ static void zeroes(bool with_backing)
 		goto out;
 	CHECK(model_write(d, model, 0, MiB_));
 	/* keep allocation, whole and partial clusters */
-	CHECK_EQ(d->ops->write_zeroes(d, 10 * cs, 5 * cs, false), 0);
+	CHECK_EQ(disk_write_zeroes(d, 10 * cs, 5 * cs, false), 0);
 	memset(model + 10 * cs, 0, 5 * cs);
-	CHECK_EQ(d->ops->write_zeroes(d, 20 * cs + 100, 3 * cs, false), 0);
+	CHECK_EQ(disk_write_zeroes(d, 20 * cs + 100, 3 * cs, false), 0);
 	memset(model + 20 * cs + 100, 0, 3 * cs);
 	/* unmap, also over unallocated clusters and the backing file */
-	CHECK_EQ(d->ops->write_zeroes(d, 30 * cs, 300 * cs, true), 0);
+	CHECK_EQ(disk_write_zeroes(d, 30 * cs, 300 * cs, true), 0);
 	memset(model + 30 * cs, 0, 300 * cs);
 	/* discard: whole clusters read as zeros afterwards here */
-	CHECK_EQ(d->ops->discard(d, 400 * cs, 10 * cs), 0);
+	CHECK_EQ(disk_discard(d, 400 * cs, 10 * cs), 0);
 	memset(model + 400 * cs, 0, 10 * cs);
 	CHECK(t_verify(d, model, size));
 	/* Rewrite into zeroed / discarded clusters. */
@@ -666,7 +687,7 @@ static bool random_op(struct disk_image *d, u8 *model, u64 size, u64 cs, bool ze
 		free(buf);
 		return ok;
 	}
-	if (d->ops->write_zeroes(d, off, len, op == 9))
+	if (disk_write_zeroes(d, off, len, op == 9))
 		return false;
 	memset(model + off, 0, len);
 	return true;
@@ -760,7 +781,7 @@ static void *writer(void *p)
 		for (u64 j = 0; j < len; j++)
 			buf[j] = (u8)(x >> (j % 56)) + (u8)j;
 		struct iovec iov = { buf, len };
-		if (a->d->ops->write(a->d, off, &iov, 1) != (ssize_t)len)
+		if (disk_write(a->d, off, &iov, 1) != (ssize_t)len)
 			a->ok = false;
 		memcpy(a->model + off, buf, len);
 	}
@@ -816,6 +837,366 @@ static void test_qemu_refused(void)
 	CHECK_EQ(open_err(p, true), 0);
 }
 
+/* ---- probing: a raw image stays raw (issue 9, finding 1) ---- */
+
+/*
+ * Run fn in a child process that SIGALRM kills after secs seconds, so a
+ * hang fails the case instead of blocking the suite.  The child's CHECKs
+ * count through its exit status.
+ */
+static void in_child(void (*fn)(void), unsigned int secs)
+{
+	pid_t pid = fork();
+	int st = 0;
+
+	if (pid == 0) {
+		alarm(secs);
+		fn();
+		_exit(unit_case_failed);
+	}
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
+	if (WIFSIGNALED(st))
+		fprintf(stderr, "  child killed by signal %d%s\n", WTERMSIG(st),
+			WTERMSIG(st) == SIGALRM ? " (timed out: it hung)" : "");
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/*
+ * A complete small qcow2 image (4 clusters of 4 KiB) whose backing file is
+ * `backing`, declared as backing format fmt (NULL: no declaration): what a
+ * guest would write into sector 0 of its raw disk.
+ */
+static void attack_image(struct himg *h, const char *backing, const char *fmt, u64 size)
+{
+	size_t n = strlen(backing), pos = QCOW2_V3_HEADER_LEN;
+
+	himg_build(h, 3, 12, size, 0);
+	if (fmt) {
+		put32(h->buf + pos, QCOW2_EXT_BACKING_FORMAT);
+		put32(h->buf + pos + 4, (u32)strlen(fmt));
+		memcpy(h->buf + pos + 8, fmt, strlen(fmt));
+	}
+	put64(HDR(h, backing_file_offset), 1024);
+	put32(HDR(h, backing_file_size), (u32)n);
+	memcpy(h->buf + 1024, backing, n);
+}
+
+#define SECRET "LKVM-HOST-SECRET-0123456789"
+
+/* A raw image of 1 MiB of 0x5a, and a host file holding SECRET. */
+static const char *guard_setup(const char *name)
+{
+	u8 *buf = malloc(MiB_);
+	const char *p = tpath(name);
+
+	memset(buf, 0x5a, MiB_);
+	CHECK_EQ(write_file_all(p, buf, MiB_), 0);
+	CHECK_EQ(write_file_all(tpath("secret.txt"), SECRET, strlen(SECRET)), 0);
+	free(buf);
+	return p;
+}
+
+static bool shows_secret(struct disk_image *d)
+{
+	u8 buf[4096] = { 0 };
+
+	return t_read(d, 0, buf, sizeof(buf)) == sizeof(buf) &&
+	       memmem(buf, sizeof(buf), SECRET, strlen(SECRET)) != NULL;
+}
+
+static ssize_t result;
+static void on_complete(struct disk_req *req, ssize_t ret) { result = ret; }
+
+static void test_probed_raw_refuses_qcow2_header(void)
+{
+	const char *p = guard_setup("guard.raw");
+	u8 *before, *after, mbr[512];
+	u64 blen = 0, alen = 0;
+	struct disk_image *d;
+	struct himg h;
+	struct iovec v;
+	struct disk_req req;
+	int err;
+
+	attack_image(&h, tpath("secret.txt"), "raw", MiB_);
+	before = read_file_all(p, &blen);
+	d = t_open_as(p, NULL, false, &err);
+	CHECK(d && !strcmp(d->ops->name, "raw") && d->probed && d->guard_head);
+	if (!d)
+		goto out;
+	/* The whole image, split into iovecs; then the magic alone. */
+	CHECK_EQ(t_write(d, 0, h.buf, h.len), -EPERM);
+	CHECK_EQ(t_write(d, 0, "QFI\xfb", 4), -EPERM);
+	/* Unaligned: "QF" alone is harmless, "I\xfb" after it completes the magic. */
+	CHECK_EQ(t_write(d, 0, "QF", 2), 2);
+	CHECK_EQ(t_write(d, 2, "I\xfb", 2), -EPERM);
+	CHECK_EQ(t_write(d, 1, "FI\xfb", 3), -EPERM);
+	/* The asynchronous door is guarded too. */
+	v = (struct iovec){ h.buf, 4096 };
+	req = (struct disk_req){ .type = DISK_REQ_WRITE, .iov = &v, .iovcnt = 1,
+				 .complete = on_complete };
+	result = 1;
+	disk_submit(d, &req);
+	disk_unplug(d);
+	CHECK_EQ(result, -EPERM);
+	/* Zeros cannot make a header; other data is fine; so is magic elsewhere. */
+	CHECK_EQ(disk_write_zeroes(d, 0, 4096, false), 0);
+	CHECK_EQ(disk_discard(d, 0, 4096), 0);
+	memset(mbr, 0, sizeof(mbr));
+	mbr[510] = 0x55;
+	mbr[511] = 0xaa;
+	CHECK_EQ(t_write(d, 0, mbr, sizeof(mbr)), sizeof(mbr));
+	CHECK_EQ(t_write(d, 512, h.buf, h.len), (ssize_t)h.len);
+	t_close(d);
+	after = read_file_all(p, &alen);
+	CHECK(after && alen == blen && !memcmp(after, mbr, sizeof(mbr)));
+	/* The next start (no format=) still sees a raw image without the secret. */
+	d = t_open_as(p, NULL, false, &err);
+	CHECK(d && !strcmp(d->ops->name, "raw") && !shows_secret(d));
+	t_close(d);
+	free(after);
+out:
+	free(before);
+	free(h.buf);
+}
+
+static void test_format_raw_allows_header(void)
+{
+	const char *p = guard_setup("fmtraw.raw");
+	struct disk_image *d;
+	struct himg h;
+	int err;
+
+	attack_image(&h, tpath("secret.txt"), "raw", MiB_);
+	d = t_open_as(p, "raw", false, &err);
+	CHECK(d && !d->probed && !d->guard_head);
+	if (d)
+		CHECK_EQ(t_write(d, 0, h.buf, h.len), (ssize_t)h.len);
+	t_close(d);
+	/* Now it holds a qcow2 header, and format=raw still opens it raw. */
+	d = t_open_as(p, "raw", true, &err);
+	CHECK(d && !strcmp(d->ops->name, "raw"));
+	if (d) {
+		u8 buf[16];
+
+		CHECK_EQ(d->size, MiB_);
+		CHECK(t_read(d, 0, buf, 4) == 4 && !memcmp(buf, "QFI\xfb", 4));
+		CHECK(!shows_secret(d));
+	}
+	t_close(d);
+	free(h.buf);
+}
+
+static void test_format_option(void)
+{
+	const char *p = guard_setup("fmt.raw");
+	struct disk_image *d;
+	struct himg h;
+	int err;
+
+	/* format=qcow2 on a raw file: refused. */
+	d = t_open_as(p, "qcow2", true, &err);
+	CHECK(d == NULL);
+	CHECK_EQ(err, -EINVAL);
+	/* format=raw on a real qcow2 image: raw, the file's own size. */
+	himg_build(&h, 3, 12, 16 * MiB_, 0);
+	p = himg_save(&h, "fmt.qcow2");
+	d = t_open_as(p, "raw", true, &err);
+	CHECK(d && !strcmp(d->ops->name, "raw") && d->size == 4 * 4096);
+	t_close(d);
+	d = t_open_as(p, NULL, true, &err);
+	CHECK(d && !strcmp(d->ops->name, "qcow2") && d->size == 16 * MiB_);
+	t_close(d);
+}
+
+/*
+ * A backing file without a declared format is probed, and may be qcow2,
+ * but not a qcow2 naming a backing file of its own: that is what a guest
+ * planting a header in a raw backing file would need.
+ */
+static void test_guessed_backing_chain_refused(void)
+{
+	struct himg top, planted;
+	struct disk_image *d;
+	int err;
+
+	guard_setup("unused.raw");
+	attack_image(&planted, tpath("secret.txt"), "raw", MiB_);
+	himg_save(&planted, "planted.raw");
+	attack_image(&top, tpath("planted.raw"), NULL, MiB_);
+	d = t_open_as(himg_save(&top, "top.qcow2"), NULL, true, &err);
+	CHECK(d == NULL);
+	CHECK_EQ(err, -EINVAL);
+	t_close(d);
+	/* Declared raw, it is raw: the overlay shows its bytes, not the secret. */
+	attack_image(&top, tpath("planted.raw"), "raw", MiB_);
+	d = t_open_as(himg_save(&top, "top-raw.qcow2"), NULL, true, &err);
+	CHECK(d && !shows_secret(d));
+	t_close(d);
+	/* Declared qcow2, the chain is followed (the user said so). */
+	attack_image(&top, tpath("planted.raw"), "qcow2", MiB_);
+	d = t_open_as(himg_save(&top, "top-q.qcow2"), NULL, true, &err);
+	CHECK(d && shows_secret(d));
+	t_close(d);
+	/* A plain qcow2 without a backing file of its own is a fine guess. */
+	himg_build(&planted, 3, 12, MiB_, 0);
+	himg_save(&planted, "plain-base.qcow2");
+	attack_image(&top, tpath("plain-base.qcow2"), NULL, MiB_);
+	d = t_open_as(himg_save(&top, "top-plain.qcow2"), NULL, true, &err);
+	CHECK_EQ(err, 0);
+	t_close(d);
+}
+
+/* ---- backing files that are not files ---- */
+
+static int backing_open_err(const char *backing, const char *fmt)
+{
+	struct himg h;
+	int err;
+
+	attack_image(&h, backing, fmt, MiB_);
+	t_close(t_open_as(himg_save(&h, "odd-backing.qcow2"), NULL, true, &err));
+	return err;
+}
+
+static void backing_fifo(void)
+{
+	const char *fifo = tpath("backing.fifo");
+
+	unlink(fifo);
+	CHECK_EQ(mkfifo(fifo, 0600), 0);
+	CHECK_EQ(backing_open_err(fifo, "raw"), -EINVAL);
+	CHECK_EQ(backing_open_err(fifo, NULL), -EINVAL);
+}
+
+static void backing_devices(void)
+{
+	CHECK_EQ(backing_open_err("/dev/zero", "raw"), -EINVAL);
+	CHECK_EQ(backing_open_err("/dev/null", NULL), -EINVAL);
+}
+
+/* Opening a terminal as a backing file must not make it ours (O_NOCTTY). */
+static void backing_tty(void)
+{
+	int master, tty;
+	const char *slave;
+
+	CHECK(setsid() > 0);
+	master = posix_openpt(O_RDWR | O_NOCTTY);
+	if (master < 0 || grantpt(master) || unlockpt(master) || !(slave = ptsname(master))) {
+		printf("  (no pseudo-terminals here: terminal case skipped)\n");
+		return;
+	}
+	CHECK_EQ(backing_open_err(slave, "raw"), -EINVAL);
+	tty = open("/dev/tty", O_RDWR | O_NOCTTY);
+	CHECK(tty < 0);
+	if (tty >= 0)
+		fprintf(stderr, "  opening %s gave this process a controlling terminal\n", slave);
+	close(master);
+}
+
+static void test_backing_not_a_file(void)
+{
+	in_child(backing_fifo, 5);
+	in_child(backing_devices, 5);
+	in_child(backing_tty, 5);
+}
+
+/* ---- crafted images: bounded memory and bounded work ---- */
+
+static long max_rss_kib(void)
+{
+	struct rusage ru;
+
+	return getrusage(RUSAGE_SELF, &ru) ? 0 : ru.ru_maxrss;
+}
+
+/*
+ * A sparse 64 MiB file with a few KiB of data: 64 KiB clusters, a 32 MiB
+ * L1 table and a 32 MiB refcount table, and itself as its backing file.
+ * Each level of that loop used to load both tables and its caches (about
+ * 1.1 GB for the 16 levels) before the depth limit stopped it.
+ */
+static void huge_tables(void)
+{
+	u64 cs = 65536, l1 = 513 * cs, rb = 1025 * cs;
+	long before = max_rss_kib(), grew;
+	const char *p = tpath("huge.qcow2");
+	struct disk_image *d;
+	struct himg h;
+	int err, fd;
+
+	attack_image(&h, "huge.qcow2", "qcow2", 1ull << 40);
+	put32(HDR(&h, cluster_bits), 16);
+	put32(HDR(&h, l1_size), 4u << 20);
+	put64(HDR(&h, l1_table_offset), l1);
+	put64(HDR(&h, refcount_table_offset), cs);
+	put32(HDR(&h, refcount_table_clusters), 512);
+	fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	CHECK(fd >= 0 && pwrite(fd, h.buf, 4096, 0) == 4096);
+	put64(h.buf, rb);	/* refcount table entry 0 */
+	CHECK(pwrite(fd, h.buf, 8, (off_t)cs) == 8);
+	CHECK(ftruncate(fd, (off_t)(rb + cs)) == 0);
+	close(fd);
+	free(h.buf);
+	d = t_open(p, false, &err);
+	CHECK(d == NULL);
+	CHECK_EQ(err, -EFBIG);
+	t_close(d);
+	grew = (max_rss_kib() - before) / 1024;
+	if (grew > 320)
+		fprintf(stderr, "  opening it took %ld MiB\n", grew);
+	CHECK(grew <= 320);
+}
+
+static void test_chain_memory_bounded(void)
+{
+	in_child(huge_tables, 60);
+}
+
+/*
+ * 256 KiB, 64 KiB clusters, 1-bit refcounts, and all 8192 refcount table
+ * entries point at one refcount block of all ones: every one of 2^32
+ * clusters reads as in use.  The first allocating write used to scan them
+ * all; now the search ends at the end of the file, where the refcount
+ * claiming a cluster past it is corruption.
+ */
+static void all_ones(void)
+{
+	u64 cs = 65536;
+	struct timespec t0, t1;
+	struct disk_image *d;
+	struct himg h;
+	u8 buf[4096] = { 1 };
+	ssize_t r;
+	double secs;
+	int err;
+
+	himg_build(&h, 3, 16, 1ull << 30, 0);
+	put32(HDR(&h, refcount_order), 0);
+	for (u64 i = 0; i < cs / 8; i++)
+		put64(h.buf + cs + 8 * i, 2 * cs);
+	memset(h.buf + 2 * cs, 0xff, cs);
+	d = t_open(himg_save(&h, "ones.qcow2"), false, &err);
+	CHECK_EQ(err, 0);
+	if (!d)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = t_write(d, 0, buf, sizeof(buf));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+	CHECK(r == -EIO || r == (ssize_t)sizeof(buf));
+	if (secs >= 1.0)
+		fprintf(stderr, "  the allocating write took %.1f s\n", secs);
+	CHECK(secs < 1.0);
+	t_close(d);
+}
+
+static void test_all_ones_refcounts(void)
+{
+	in_child(all_ones, 30);
+}
+
 /* ---- --exercise: one image, driven by tests/qcow2/run.sh ---- */
 
 static int exercise(const char *img, const char *ref, const char *out, u64 seed, int ops)
@@ -858,6 +1239,13 @@ int main(int argc, char **argv)
 	RUN(test_header_refused);
 	RUN(test_corrupt_entries);
 	RUN(test_corrupt_l1_and_refcounts);
+	RUN(test_probed_raw_refuses_qcow2_header);
+	RUN(test_format_raw_allows_header);
+	RUN(test_format_option);
+	RUN(test_guessed_backing_chain_refused);
+	RUN(test_backing_not_a_file);
+	RUN(test_chain_memory_bounded);
+	RUN(test_all_ones_refcounts);
 	QRUN(test_qemu_v3);
 	QRUN(test_qemu_v2);
 	QRUN(test_qemu_lazy_prealloc);
