@@ -120,18 +120,6 @@ static void empty_export(void)
 	closedir(d);
 }
 
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	must(d != NULL, "/proc/self/fd");
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
 static void setup_once(void)
 {
 	const char *dir = fuzz_scratch_dir("9p");
@@ -284,7 +272,7 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 
 	if (inotify_fd < 0)
 		setup_once();
-	base_fds = count_fds();
+	base_fds = fuzz_count_fds();
 	fuzz_in_init(&in, data, size);
 	flags = fuzz_u8(&in);
 	room = fuzz_u32(&in);
@@ -306,8 +294,8 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 
 	p9_fs_reset(&fs);
 	check_outside();
-	FUZZ_ASSERT(count_fds() == base_fds, "%d descriptors open after the session, %d before",
-		    count_fds(), base_fds);
+	FUZZ_ASSERT(fuzz_count_fds() == base_fds, "%d descriptors open after the session, %d before",
+		    fuzz_count_fds(), base_fds);
 	empty_export();
 	populate_export();
 	return 0;

@@ -4,6 +4,7 @@
  * log.o out of the library, so there is no clash.
  */
 #define _XOPEN_SOURCE 700
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <stdarg.h>
@@ -176,6 +177,21 @@ size_t fuzz_left(const struct fuzz_in *in)
 const u8 *fuzz_rest(const struct fuzz_in *in)
 {
 	return in->data + in->pos;
+}
+
+int fuzz_count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	if (!d) {
+		perror("fuzz: /proc/self/fd");
+		exit(2);
+	}
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
 }
 
 /* ---- scratch directories ---- */
