@@ -36,6 +36,7 @@ struct p9_worker {
 	pthread_t thread;
 	struct virtq_elem *elem;
 	u8 *req, *reply;	/* P9_MAX_MSIZE each */
+	u32 hdr_len;		/* bytes of req fetched when the request was taken */
 	/* Under q_lock: what this worker is serving, for Tflush. */
 	bool busy, is_flush;
 	u16 tag;
@@ -61,18 +62,26 @@ static struct virtio_9p *to_9p(struct virtio_device *vdev)
 
 /* ---- moving messages between the chain and our buffers ---- */
 
-/* Copy up to cap bytes of the chain's readable part to buf. */
-static u32 gather(const struct virtq_elem *e, u8 *buf, u32 cap)
+/*
+ * Bytes [from, cap) of the chain's readable part into the same place in
+ * buf; the readable length up to cap.  Each byte is fetched from guest
+ * memory once: the header when the request is taken, the rest later.
+ */
+static u32 gather(const struct virtq_elem *e, u8 *buf, u32 from, u32 cap)
 {
-	u32 done = 0;
+	u32 pos = 0;
 
-	for (unsigned int i = 0; i < e->out_num && done < cap; i++) {
-		u32 c = (u32)MIN(e->iov[i].iov_len, (size_t)(cap - done));
+	for (unsigned int i = 0; i < e->out_num && pos < cap; i++) {
+		u32 len = (u32)MIN(e->iov[i].iov_len, (size_t)(cap - pos));
 
-		memcpy(buf + done, e->iov[i].iov_base, c);
-		done += c;
+		if (pos + len > from) {
+			u32 skip = from > pos ? from - pos : 0;
+
+			memcpy(buf + pos + skip, (const u8 *)e->iov[i].iov_base + skip, len - skip);
+		}
+		pos += len;
 	}
-	return done;
+	return pos;
 }
 
 static void scatter(const struct virtq_elem *e, const u8 *buf, u32 len)
@@ -93,7 +102,6 @@ static void scatter(const struct virtq_elem *e, const u8 *buf, u32 len)
 static bool take_request(struct virtio_9p *dev, struct p9_worker *w)
 {
 	struct virt_queue *vq = &dev->vdev.vqs[0];
-	u8 hdr[P9_HDR_SIZE];
 	u8 type = 0;
 	u16 tag = P9_NOTAG;
 
@@ -101,7 +109,9 @@ static bool take_request(struct virtio_9p *dev, struct p9_worker *w)
 	if (!virtq_pop(vq, w->elem) &&
 	    (!virtq_enable_notify_and_check(vq) || !virtq_pop(vq, w->elem)))
 		return false;
-	p9_peek_header(hdr, gather(w->elem, hdr, sizeof(hdr)), &type, &tag);
+	/* The tag a Tflush looks for is the one this request is served with. */
+	w->hdr_len = gather(w->elem, w->req, 0, P9_HDR_SIZE);
+	p9_peek_header(w->req, w->hdr_len, &type, &tag);
 	w->busy = true;
 	w->is_flush = type == P9_TFLUSH;
 	w->tag = tag;
@@ -138,7 +148,7 @@ static void wait_flushed(struct virtio_9p *dev, struct p9_worker *self, u32 len)
 /* Serve the popped request; the reply's length. */
 static u32 serve(struct virtio_9p *dev, struct p9_worker *w)
 {
-	u32 len = gather(w->elem, w->req, P9_MAX_MSIZE), cap;
+	u32 len = gather(w->elem, w->req, w->hdr_len, P9_MAX_MSIZE), cap;
 	u32 msize = __atomic_load_n(&dev->fs.msize, __ATOMIC_RELAXED);
 	u32 n;
 

@@ -1921,6 +1921,64 @@ static void test_virtio_flush_order(void)
 	virtio_9p_exit(vdev);
 }
 
+/*
+ * The request header is fetched from guest memory once.  p9_peek_header()
+ * is wrapped at link time (Makefile: UNIT_WRAP_9p): right after the device
+ * read the header of a taken request, the "other vCPU" rewrites its tag in
+ * guest RAM.  The request must be served with the tag it was taken with
+ * (the one a Tflush waits for), so the reply carries the original tag.
+ */
+bool __real_p9_peek_header(const void *msg, u32 len, u8 *type, u16 *tag);
+bool __wrap_p9_peek_header(const void *msg, u32 len, u8 *type, u16 *tag);
+
+static void *retag_at;		/* guest copy of the header to rewrite, or NULL */
+static int retagged;
+
+bool __wrap_p9_peek_header(const void *msg, u32 len, u8 *type, u16 *tag)
+{
+	bool ok = __real_p9_peek_header(msg, len, type, tag);
+
+	if (retag_at) {
+		u16 other = htole16((u16)(*tag + 100));
+
+		memcpy((u8 *)retag_at + 5, &other, sizeof(other));
+		retag_at = NULL;
+		retagged++;
+	}
+	return ok;
+}
+
+static void test_virtio_header_fetched_once(void)
+{
+	struct virtio_device *vdev;
+	struct p9_params params;
+	const char *why = NULL;
+	char spec[300];
+	u32 used;
+	u16 tag;
+
+	export_clear();
+	snprintf(spec, sizeof(spec), "%s,t", root);
+	CHECK_EQ(virtio_9p_parse_spec(spec, &params, &why), 0);
+	CHECK_EQ(virtio_9p_init(&vkvm, &params, &vdev), 0);
+	device_up(vdev);
+	T(P9_TVERSION);
+	p9_put_u32(&tm, P9_MAX_MSIZE);
+	p9_put_str(&tm, P9_VERSION_L);
+	CHECK_EQ(vrpc(vdev, BUF_GPA, 4096, &used), 0);
+	retagged = 0;
+	T(P9_TCLUNK);
+	p9_put_u32(&tm, 7);
+	retag_at = gpa(BUF_GPA);
+	CHECK_EQ(vrpc(vdev, BUF_GPA, 4096, &used), EBADF);
+	memcpy(&tag, rep + 5, sizeof(tag));
+	CHECK_EQ(le16toh(tag), sent_tag);
+	CHECK_EQ(retagged, 1);
+	retag_at = NULL;
+	virtio_set_status(vdev, 0);
+	virtio_9p_exit(vdev);
+}
+
 static void test_parse_spec(void)
 {
 	struct p9_params p;
@@ -1987,6 +2045,7 @@ int main(void)
 	RUN(test_parse_spec);
 	RUN(test_virtio_device);
 	RUN(test_virtio_flush_order);
+	RUN(test_virtio_header_fetched_once);
 
 	if (fs_up)
 		p9_fs_destroy(&fs);
