@@ -74,7 +74,7 @@ static void handle_io(struct kvm_cpu *cpu)
 	for (u32 i = 0; i < run->io.count; i++, data += run->io.size) {
 		if (!bus_dispatch(&cpu->kvm->pio_bus, run->io.port, data,
 				  run->io.size, is_write))
-			pr_debug("unhandled port %s 0x%x size %u", is_write ? "out" : "in",
+			pr_debug_ratelimited("unhandled port %s 0x%x size %u", is_write ? "out" : "in",
 				 run->io.port, run->io.size);
 	}
 }
@@ -88,7 +88,7 @@ static void handle_mmio(struct kvm_cpu *cpu)
 		len = sizeof(run->mmio.data);
 	if (!bus_dispatch(&cpu->kvm->mmio_bus, run->mmio.phys_addr, run->mmio.data,
 			  len, run->mmio.is_write))
-		pr_debug("unhandled mmio %s 0x%llx len %u",
+		pr_debug_ratelimited("unhandled mmio %s 0x%llx len %u",
 			 run->mmio.is_write ? "write" : "read",
 			 (unsigned long long)run->mmio.phys_addr, len);
 }
@@ -134,7 +134,7 @@ static void handle_exit(struct kvm_cpu *cpu)
 		break;
 	case KVM_EXIT_SHUTDOWN:
 		/* A triple fault: PCs reset, so a guest may use it to reboot. */
-		pr_debug("vCPU %u: triple fault: treating as reset", cpu->id);
+		pr_debug_ratelimited("vCPU %u: triple fault: treating as reset", cpu->id);
 		kvm_request_stop(cpu->kvm, VM_STOP_RESET);
 		break;
 	case KVM_EXIT_SYSTEM_EVENT:

@@ -175,7 +175,7 @@ static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 
 static void cb_guest_error(const char *msg, void *opaque)
 {
-	pr_debug("user network: guest error: %s", msg);
+	pr_debug_ratelimited("user network: guest error: %s", msg);
 }
 
 static int64_t cb_clock_get_ns(void *opaque)

@@ -224,7 +224,7 @@ static int p9_activate(struct virtio_device *vdev)
 		ret = pthread_create(&dev->workers[i].thread, NULL, worker_main,
 				     &dev->workers[i]);
 		if (ret) {
-			pr_err("virtio-9p: cannot start a worker thread (error %d)", ret);
+			pr_err_ratelimited("virtio-9p: cannot start a worker thread (error %d)", ret);
 			stop_workers(dev);
 			return -ret;
 		}

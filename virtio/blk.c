@@ -236,7 +236,7 @@ static void warn_io_error(struct virtio_blk *blk, const struct disk_req *dreq, s
 			blk->name, what, blk->disk->path,
 			ret < 0 ? strerror((int)-ret) : "short transfer");
 	else
-		pr_debug("virtio-blk %s: %s at sector %llu failed (%zd)", blk->name, what,
+		pr_debug_ratelimited("virtio-blk %s: %s at sector %llu failed (%zd)", blk->name, what,
 			 (unsigned long long)(dreq->offset / DISK_SECTOR_SIZE), ret);
 }
 
@@ -624,7 +624,7 @@ static int start_queue(struct blk_queue *q)
 	ret = pthread_create(&q->thread, NULL, queue_thread, q);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret) {
-		pr_err("virtio-blk %s: cannot start the thread of queue %u (error %d)",
+		pr_err_ratelimited("virtio-blk %s: cannot start the thread of queue %u (error %d)",
 		       q->blk->name, q->index, ret);
 		return -ret;
 	}

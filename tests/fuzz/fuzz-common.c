@@ -55,6 +55,23 @@ DEFINE_LOG(pr_warn, "warning: ")
 DEFINE_LOG(pr_info, "")
 DEFINE_LOG(pr_debug, "debug: ")
 
+/* Rate limits only hide lines: here every message is formatted. */
+unsigned int log_ratelimit_interval_ms = LOG_RATELIMIT_INTERVAL_MS;
+
+void log_ratelimit_reset(void)
+{
+}
+
+void log_ratelimited(struct log_ratelimit *rl, enum log_level level, const char *fmt, ...)
+{
+	static const char *const prefix[] = { "error: ", "warning: ", "", "debug: " };
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(prefix[level], fmt, ap);
+	va_end(ap);
+}
+
 /* lkvm must never die() on guest or image input: treat it as a crash. */
 void die(const char *fmt, ...)
 {
