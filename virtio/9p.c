@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/uio.h>
 #include <linux/virtio_9p.h>
 #include <linux/virtio_ids.h>
@@ -291,17 +290,6 @@ int virtio_9p_parse_spec(const char *spec, struct p9_params *p, const char **why
 	return 0;
 }
 
-/* Every fid holds a descriptor or two: allow as many as we may. */
-static void raise_fd_limit(void)
-{
-	struct rlimit rl;
-
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
 static void p9_free(struct virtio_9p *dev)
 {
 	for (unsigned int i = 0; i < P9_WORKERS; i++) {
@@ -348,7 +336,8 @@ int virtio_9p_init(struct kvm *kvm, const struct p9_params *p, struct virtio_dev
 		p9_free(dev);
 		return ret;
 	}
-	raise_fd_limit();
+	/* Every fid holds a descriptor or two: allow as many as we may. */
+	fd_budget_raise_limit();
 	cfg = (struct virtio_9p_config *)dev->config;
 	cfg->tag_len = htole16((u16)tag_len);
 	memcpy(cfg->tag, p->tag, tag_len);

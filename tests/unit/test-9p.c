@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -1979,6 +1980,74 @@ static void test_virtio_header_fetched_once(void)
 	virtio_9p_exit(vdev);
 }
 
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = -3;	/* ".", "..", d itself */
+
+	while (d && readdir(d))
+		n++;
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/*
+ * A guest that walks and opens fids until refused (each holds two
+ * descriptors) stops at the export's descriptor budget, with
+ * FD_BUDGET_RESERVE descriptors still free for everything else; the
+ * refusal is EMFILE to the guest, and a reset gives every charge back.
+ */
+static void test_fid_descriptors_budgeted(void)
+{
+	struct rlimit saved, low;
+	int fds[FD_BUDGET_RESERVE], before, most = 0, nfree = 0, ret = 0;
+	u32 fid, msize;
+	char version[32];
+
+	getrlimit(RLIMIT_NOFILE, &saved);
+	before = open_fds();
+	low = saved;
+	low.rlim_cur = (rlim_t)before + FD_BUDGET_RESERVE + 400;
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+	export_clear();
+	host_write("f", "x", 1);
+	fs_start(false, true);
+	CHECK_EQ(t_version(P9_MAX_MSIZE, P9_VERSION_L, &msize, version), 0);
+	CHECK_EQ(t_attach(0, NULL), 0);
+	for (fid = 1; fid < 100000; fid++) {
+		ret = t_walk1(0, fid, "f", NULL);
+		if (!ret)
+			ret = t_lopen(fid, P9_DOTL_RDONLY);
+		if (open_fds() > most)
+			most = open_fds();
+		if (ret)
+			break;
+	}
+	CHECK_EQ(ret, EMFILE);
+	CHECK(fid > 100);
+	CHECK(most <= (int)low.rlim_cur - (int)FD_BUDGET_RESERVE);
+	CHECK(fd_budget_used(&fs.fd_budget) <= fd_budget_pool_size());
+	/* The reserve is there: set-up and the management server still get descriptors. */
+	for (nfree = 0; nfree < (int)FD_BUDGET_RESERVE; nfree++) {
+		fds[nfree] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fds[nfree] < 0)
+			break;
+	}
+	CHECK_EQ(nfree, FD_BUDGET_RESERVE);
+	while (nfree > 0)
+		close(fds[--nfree]);
+	/* Clunking one fid lets the guest open one more. */
+	t_clunk(fid);	/* walked but not opened, maybe */
+	CHECK_EQ(t_clunk(1), 0);
+	CHECK_EQ(t_walk1(0, fid, "f", NULL), 0);
+	CHECK_EQ(t_lopen(fid, P9_DOTL_RDONLY), 0);
+	p9_fs_reset(&fs);
+	CHECK_EQ(fd_budget_used(&fs.fd_budget), 0);
+	CHECK_EQ(open_fds(), before);
+	setrlimit(RLIMIT_NOFILE, &saved);
+}
+
 static void test_parse_spec(void)
 {
 	struct p9_params p;
@@ -2046,6 +2115,7 @@ int main(void)
 	RUN(test_virtio_device);
 	RUN(test_virtio_flush_order);
 	RUN(test_virtio_header_fetched_once);
+	RUN(test_fid_descriptors_budgeted);
 
 	if (fs_up)
 		p9_fs_destroy(&fs);
