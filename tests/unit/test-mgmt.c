@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -439,6 +440,102 @@ static void test_stop(void)
 	CHECK_EQ(cmd_stop(2, (char *[]){ "stop", "--all", NULL }), 0);
 }
 
+/* ---- out of descriptors ---- */
+
+/* One request on a fresh connection; true if a DATA or OK line came back. */
+static bool child_request(const char *line, int keep_open)
+{
+	struct mgmt_reader r;
+	char buf[MGMT_LINE_MAX];
+	int fd = mgmt_connect(sock_path, 10000);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	mgmt_write_all(fd, line, strlen(line));
+	mgmt_reader_init(&r, fd);
+	ok = mgmt_read_line(&r, buf, sizeof(buf)) > 0 &&
+	     (!strncmp(buf, "DATA", 4) || !strcmp(buf, "OK"));
+	if (!keep_open)
+		close(fd);
+	return ok;
+}
+
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/*
+ * The process runs out of descriptors (RLIMIT_NOFILE lowered, the rest
+ * held): the server still answers one client with its spare descriptor;
+ * once a "stop" client holds that slot, a third client waits in the
+ * backlog while the server sleeps between tries (the process's CPU time
+ * stays low, where accept4() failing with EMFILE used to spin), and is
+ * answered as soon as descriptors are free again.
+ */
+static void test_server_out_of_descriptors(void)
+{
+	struct rlimit saved, low;
+	int hog[64], nr_hog = 0, res[2], status, n;
+	char got[4] = { 0 };
+	double cpu;
+	pid_t pid;
+
+	set_runtime_dir("emfile");
+	vm_setup();
+	CHECK_EQ(mgmt_server_start(&vm, "emfile-vm"), 0);
+	CHECK_EQ(mgmt_socket_path("emfile-vm", false, sock_path, sizeof(sock_path)), 0);
+	CHECK(pipe(res) == 0);
+	getrlimit(RLIMIT_NOFILE, &saved);
+	low = saved;
+	low.rlim_cur = (rlim_t)res[1] + 32;
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+	while (nr_hog < 64 && (hog[nr_hog] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+		nr_hog++;
+	CHECK(nr_hog < 64 && errno == EMFILE);
+
+	pid = fork();
+	if (pid == 0) {
+		for (int i = 0; i < 4; i++)
+			close(hog[i]);	/* room for the client's own sockets */
+		got[0] = child_request("LKVM/1 info\n", false) ? 'A' : 'a';
+		got[1] = child_request("LKVM/1 stop\n", true) ? 'S' : 's';
+		if (write(res[1], got, 2) != 2)
+			_exit(1);
+		got[2] = child_request("LKVM/1 info\n", false) ? 'R' : 'r';
+		_exit(write(res[1], got + 2, 1) == 1 ? 0 : 1);
+	}
+	CHECK(pid > 0);
+	CHECK_EQ(read(res[0], got, 2), 2);
+	CHECK_EQ(got[0], 'A');	/* answered while exhausted: the spare */
+	CHECK_EQ(got[1], 'S');
+	usleep(200000);
+	cpu = cpu_seconds();
+	sleep(2);
+	cpu = cpu_seconds() - cpu;
+	CHECK(cpu < 0.3);
+	fcntl(res[0], F_SETFL, O_NONBLOCK);
+	CHECK(read(res[0], got + 2, 1) < 0);	/* the third one still waits */
+
+	while (nr_hog > 0)
+		close(hog[--nr_hog]);
+	setrlimit(RLIMIT_NOFILE, &saved);
+	for (int i = 0; i < 50 && (n = (int)read(res[0], got + 2, 1)) < 0; i++)
+		usleep(100000);
+	CHECK_EQ(got[2], 'R');	/* answered once descriptors are free */
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	      WEXITSTATUS(status) == 0);
+	close(res[0]);
+	close(res[1]);
+	mgmt_server_stop();
+	printf("  (CPU time over 2 s out of descriptors: %.3f s)\n", cpu);
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test-mgmt.XXXXXX");
@@ -459,6 +556,7 @@ int main(void)
 	RUN(test_client_arguments);
 	RUN(test_stale_sockets);
 	RUN(test_stop);
+	RUN(test_server_out_of_descriptors);
 	{
 		char cmd[128];
 
