@@ -37,6 +37,7 @@ liblkvm.a: $(LIB_OBJS)
 # Link-time hooks a unit test puts between a device and the layer below it.
 UNIT_WRAP_virtio-blk := -Wl,--wrap=disk_write_zeroes
 UNIT_WRAP_9p := -Wl,--wrap=p9_peek_header
+UNIT_WRAP_ioeventfd := -Wl,--wrap=kvm_ioeventfd
 
 tests/unit/test-%: tests/unit/test-%.o liblkvm.a
 	$(CC) $(LDFLAGS) $(UNIT_WRAP_$*) -o $@ $^ $(LDLIBS)

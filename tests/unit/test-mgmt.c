@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "lkvm/kvm.h"
+#include "lkvm/kvm-cpu.h"
 #include "lkvm/mgmt.h"
 #include "unit.h"
 
@@ -360,6 +361,36 @@ static void test_pause_resume(void)
 	CHECK(!vm.paused);
 }
 
+/*
+ * vCPUs created, their threads not started yet (the window between
+ * mgmt_server_start() and kvm_cpus_start()): "pause" must not signal a
+ * thread that does not exist (it used to pthread_kill an unset id).  The
+ * VM is marked paused, so the threads will wait when they start.
+ */
+static void test_pause_before_vcpu_threads(void)
+{
+	static struct kvm_run runs[2];
+	static struct kvm_cpu cpus[2];
+	struct kvm_cpu *list[2] = { &cpus[0], &cpus[1] };
+	char reply[1024];
+
+	for (unsigned int i = 0; i < 2; i++) {
+		cpus[i] = (struct kvm_cpu){ .id = i, .fd = -1, .run = &runs[i], .kvm = &vm };
+		pthread_mutex_init(&cpus[i].work_lock, NULL);
+		pthread_cond_init(&cpus[i].work_done, NULL);
+	}
+	vm.cpus = list;
+	vm.nr_cpus = 2;
+	CHECK_EQ(request("LKVM/1 pause\n", reply, sizeof(reply)), 0);
+	CHECK_STR(reply, "DATA state=paused|OK");
+	CHECK(vm.paused);
+	CHECK_EQ(runs[0].immediate_exit, 1);	/* the first KVM_RUN returns at once */
+	CHECK_EQ(request("LKVM/1 resume\n", reply, sizeof(reply)), 0);
+	CHECK_STR(reply, "DATA state=running|OK");
+	vm.nr_cpus = 0;
+	vm.cpus = NULL;
+}
+
 static void test_client_arguments(void)
 {
 	CHECK_EQ(cmd_pause(1, (char *[]){ "pause", NULL }), 2);
@@ -553,6 +584,7 @@ int main(void)
 	RUN(test_server_start);
 	RUN(test_server_errors);
 	RUN(test_pause_resume);
+	RUN(test_pause_before_vcpu_threads);
 	RUN(test_client_arguments);
 	RUN(test_stale_sockets);
 	RUN(test_stop);
