@@ -14,6 +14,10 @@
 #   FUZZ_TARGETS="fuzz-virtq fuzz-9p"  run only these
 #   FUZZ_SECONDS=600                   time-bounded instead (long runs; no
 #                                      run limit), per target
+#   FUZZ_RUNS=10000000                 this many runs per target instead of
+#                                      the table's, capped only by
+#                                      FUZZ_MAX_SECONDS if that is set
+#                                      (bench/fuzz-campaign.sh)
 #   FUZZ_MAX_SECONDS=20                cap per target in the default mode
 #   FUZZ_KEEP_CORPUS=DIR               keep the grown corpus in DIR/<target>/
 #
@@ -91,6 +95,8 @@ run_target() {
 	fi
 	if [ -n "${FUZZ_SECONDS:-}" ]; then
 		limits="-max_total_time=$FUZZ_SECONDS"
+	elif [ -n "${FUZZ_RUNS:-}" ]; then
+		limits="-runs=$FUZZ_RUNS${FUZZ_MAX_SECONDS:+ -max_total_time=$FUZZ_MAX_SECONDS}"
 	else
 		limits="-runs=$runs -max_total_time=${FUZZ_MAX_SECONDS:-20}"
 	fi
@@ -103,7 +109,7 @@ run_target() {
 	rc=$?
 	end=$(date +%s)
 	stats=$(grep -E '^#[0-9]+[[:space:]]+(DONE|INITED)' "$log" | tail -1 |
-		sed -E 's/^#([0-9]+).*cov: ([0-9]+).*/\1 runs, cov: \2/')
+		sed -E 's/^#([0-9]+).*cov: ([0-9]+) ft: ([0-9]+).*/\1 runs, cov: \2, ft: \3/')
 	if [ -n "${FUZZ_KEEP_CORPUS:-}" ]; then
 		mkdir -p "$FUZZ_KEEP_CORPUS/$t" && cp -n "$corpus"/* "$FUZZ_KEEP_CORPUS/$t/" 2>/dev/null
 	fi
