@@ -24,7 +24,8 @@
  * Oracles, besides ASan/UBSan/LSan: a reply fits the room given, its size
  * field is its length and its tag the request's; nothing happens in
  * outside/ or next to the export (inotify: no open, read, write, attribute
- * change, creation or removal there); no descriptor outlives the session.
+ * change, creation or removal there); no descriptor outlives the session,
+ * and the descriptor budget has every charge back.
  */
 #include <dirent.h>
 #include <endian.h>
@@ -296,6 +297,8 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	check_outside();
 	FUZZ_ASSERT(fuzz_count_fds() == base_fds, "%d descriptors open after the session, %d before",
 		    fuzz_count_fds(), base_fds);
+	FUZZ_ASSERT(fd_budget_used(&fs.fd_budget) == 0, "%u descriptors still charged after the session",
+		    fd_budget_used(&fs.fd_budget));
 	empty_export();
 	populate_export();
 	return 0;
