@@ -34,8 +34,13 @@ liblkvm.a: $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
+# Link-time hooks a unit test puts between a device and the layer below it.
+UNIT_WRAP_virtio-blk := -Wl,--wrap=disk_write_zeroes
+UNIT_WRAP_9p := -Wl,--wrap=p9_peek_header
+UNIT_WRAP_ioeventfd := -Wl,--wrap=kvm_ioeventfd
+
 tests/unit/test-%: tests/unit/test-%.o liblkvm.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) $(UNIT_WRAP_$*) -o $@ $^ $(LDLIBS)
 
 unit-tests: $(UNIT_BINS)
 
@@ -72,7 +77,7 @@ build-asan/liblkvm.a: $(SAN_OBJS)
 	ar rcs $@ $^
 
 build-asan/tests/unit/test-%: build-asan/tests/unit/test-%.o build-asan/liblkvm.a
-	$(CC) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(SAN_FLAGS) $(UNIT_WRAP_$*) -o $@ $^ $(LDLIBS)
 
 asan: $(SAN_UNIT_BINS)
 

@@ -1,4 +1,14 @@
-/* eventfd-backed guest notifications, dispatched from one epoll thread. */
+/*
+ * eventfd-backed guest notifications, dispatched from one epoll thread.
+ *
+ * Lifetime: an epoll_wait() that began before ioevent_del() may still
+ * return the removed record.  So a removed record, and its eventfd with
+ * it, is freed only once the thread has finished every wait that may
+ * have begun before the removal; until then it is marked dead and its
+ * events are ignored.  The descriptor is never closed under the thread's
+ * feet, so its number cannot be reused by another file the thread would
+ * then read from.
+ */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -19,10 +29,46 @@ struct ioevent {
 	u64 match;
 	ioevent_fn fn;
 	void *opaque;
+	bool dead;		/* atomic: removed, waiting to be freed */
+	u64 removed_in;		/* the wait under way when it was removed */
+	struct ioevent *next_dead;
 };
 
 static pthread_once_t epoll_once = PTHREAD_ONCE_INIT;
 static int epoll_fd = -1;
+
+static pthread_mutex_t dead_lock = PTHREAD_MUTEX_INITIALIZER;
+static u64 waits_begun;			/* under dead_lock */
+static struct ioevent *dead_list;	/* under dead_lock */
+
+static void free_record(struct ioevent *ev)
+{
+	close(ev->fd);
+	free(ev);
+}
+
+/* Before each wait: free the records no earlier wait can still return. */
+static void begin_wait(void)
+{
+	struct ioevent **p, *ev, *reap = NULL;
+
+	pthread_mutex_lock(&dead_lock);
+	for (p = &dead_list; (ev = *p);) {
+		if (ev->removed_in <= waits_begun) {
+			*p = ev->next_dead;
+			ev->next_dead = reap;
+			reap = ev;
+		} else {
+			p = &ev->next_dead;
+		}
+	}
+	waits_begun++;
+	pthread_mutex_unlock(&dead_lock);
+	while ((ev = reap)) {
+		reap = ev->next_dead;
+		free_record(ev);
+	}
+}
 
 static void *ioevent_thread(void *arg UNUSED)
 {
@@ -30,12 +76,16 @@ static void *ioevent_thread(void *arg UNUSED)
 
 	pthread_setname_np(pthread_self(), "ioeventfd");
 	for (;;) {
-		int n = epoll_wait(epoll_fd, events, ARRAY_SIZE(events), -1);
+		int n;
 
+		begin_wait();
+		n = epoll_wait(epoll_fd, events, ARRAY_SIZE(events), -1);
 		for (int i = 0; i < n; i++) {
 			struct ioevent *ev = events[i].data.ptr;
 			u64 count;
 
+			if (__atomic_load_n(&ev->dead, __ATOMIC_ACQUIRE))
+				continue;
 			if (read(ev->fd, &count, sizeof(count)) == sizeof(count))
 				ev->fn(ev->opaque);
 		}
@@ -104,9 +154,10 @@ void ioevent_del(struct ioevent *ev)
 	epoll_ctl(epoll_fd, EPOLL_CTL_DEL, ev->fd, NULL);
 	kvm_ioeventfd(ev->kvm, ev->addr, ev->len, ev->pio, ev->fd, ev->datamatch,
 		      ev->match, false);
-	/*
-	 * The epoll thread may still hold ev from a wait that began before
-	 * the removal; leak it rather than free it under that thread's feet.
-	 */
-	close(ev->fd);
+	__atomic_store_n(&ev->dead, true, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&dead_lock);
+	ev->removed_in = waits_begun;
+	ev->next_dead = dead_list;
+	dead_list = ev;
+	pthread_mutex_unlock(&dead_lock);
 }

@@ -74,7 +74,7 @@ static void handle_io(struct kvm_cpu *cpu)
 	for (u32 i = 0; i < run->io.count; i++, data += run->io.size) {
 		if (!bus_dispatch(&cpu->kvm->pio_bus, run->io.port, data,
 				  run->io.size, is_write))
-			pr_debug("unhandled port %s 0x%x size %u", is_write ? "out" : "in",
+			pr_debug_ratelimited("unhandled port %s 0x%x size %u", is_write ? "out" : "in",
 				 run->io.port, run->io.size);
 	}
 }
@@ -88,7 +88,7 @@ static void handle_mmio(struct kvm_cpu *cpu)
 		len = sizeof(run->mmio.data);
 	if (!bus_dispatch(&cpu->kvm->mmio_bus, run->mmio.phys_addr, run->mmio.data,
 			  len, run->mmio.is_write))
-		pr_debug("unhandled mmio %s 0x%llx len %u",
+		pr_debug_ratelimited("unhandled mmio %s 0x%llx len %u",
 			 run->mmio.is_write ? "write" : "read",
 			 (unsigned long long)run->mmio.phys_addr, len);
 }
@@ -134,7 +134,7 @@ static void handle_exit(struct kvm_cpu *cpu)
 		break;
 	case KVM_EXIT_SHUTDOWN:
 		/* A triple fault: PCs reset, so a guest may use it to reboot. */
-		pr_debug("vCPU %u: triple fault: treating as reset", cpu->id);
+		pr_debug_ratelimited("vCPU %u: triple fault: treating as reset", cpu->id);
 		kvm_request_stop(cpu->kvm, VM_STOP_RESET);
 		break;
 	case KVM_EXIT_SYSTEM_EVENT:
@@ -159,10 +159,16 @@ static void handle_exit(struct kvm_cpu *cpu)
 	}
 }
 
+/*
+ * A vCPU without a thread yet (a "pause" that came before kvm_cpus_start)
+ * has nothing to signal: it checks the pause flag before its first
+ * KVM_RUN, and kvm_cpus_start() kicks it if a pause raced with its start.
+ */
 static void kick(struct kvm_cpu *cpu)
 {
 	WRITE_ONCE(cpu->run->immediate_exit, 1);
-	pthread_kill(cpu->thread, SIG_VCPU_KICK);
+	if (__atomic_load_n(&cpu->started, __ATOMIC_SEQ_CST))
+		pthread_kill(cpu->thread, SIG_VCPU_KICK);
 }
 
 static void do_pending_work(struct kvm_cpu *cpu)
@@ -226,7 +232,7 @@ static void wait_while_paused(struct kvm_cpu *cpu)
 void kvm_cpus_pause(struct kvm *kvm)
 {
 	pthread_mutex_lock(&kvm->stop_lock);
-	kvm->paused = true;
+	__atomic_store_n(&kvm->paused, true, __ATOMIC_SEQ_CST);
 	pthread_mutex_unlock(&kvm->stop_lock);
 	for (unsigned int i = 0; i < kvm->nr_cpus; i++)
 		kick(kvm->cpus[i]);
@@ -275,20 +281,23 @@ static void *vcpu_thread(void *arg)
 
 void kvm_cpus_start(struct kvm *kvm)
 {
-	sigset_t kick, old;
+	sigset_t kick_set, old;
 
 	/* Only vCPU threads take the kick signal. */
-	sigemptyset(&kick);
-	sigaddset(&kick, SIG_VCPU_KICK);
-	pthread_sigmask(SIG_UNBLOCK, &kick, &old);
+	sigemptyset(&kick_set);
+	sigaddset(&kick_set, SIG_VCPU_KICK);
+	pthread_sigmask(SIG_UNBLOCK, &kick_set, &old);
 	for (unsigned int i = 0; i < kvm->nr_cpus; i++) {
 		int err = pthread_create(&kvm->cpus[i]->thread, NULL, vcpu_thread,
 					 kvm->cpus[i]);
 		if (err)
 			die("cannot start vCPU thread: %s", strerror(err));
 		pthread_mutex_lock(&kvm->cpus[i]->work_lock);
-		kvm->cpus[i]->started = true;
+		__atomic_store_n(&kvm->cpus[i]->started, true, __ATOMIC_SEQ_CST);
 		pthread_mutex_unlock(&kvm->cpus[i]->work_lock);
+		/* A pause that saw this vCPU not started yet did not kick it. */
+		if (__atomic_load_n(&kvm->paused, __ATOMIC_SEQ_CST))
+			kick(kvm->cpus[i]);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
@@ -300,7 +309,8 @@ void kvm_cpus_stop(struct kvm *kvm)
 	for (unsigned int i = 0; i < kvm->nr_cpus; i++) {
 		struct kvm_cpu *cpu = kvm->cpus[i];
 
-		pthread_join(cpu->thread, NULL);
+		if (__atomic_load_n(&cpu->started, __ATOMIC_SEQ_CST))
+			pthread_join(cpu->thread, NULL);
 		/* Release anyone still waiting in kvm_cpu_run_on(). */
 		pthread_mutex_lock(&cpu->work_lock);
 		pthread_cond_broadcast(&cpu->work_done);

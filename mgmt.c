@@ -7,6 +7,7 @@
  * a stuck client cannot hold the server.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -42,6 +43,7 @@ struct mgmt_server {
 	char path[MGMT_PATH_MAX];
 	int listen_fd;
 	int wake_fd;			/* eventfd: leave the accept loop */
+	int spare_fd;			/* given up to accept when out of descriptors */
 	dev_t sock_dev;			/* our socket file, so that only it is removed */
 	ino_t sock_ino;
 	bool sock_bound;		/* atomic: the file is ours to remove */
@@ -51,7 +53,7 @@ struct mgmt_server {
 	unsigned int nr_waiters;
 };
 
-static struct mgmt_server server = { .listen_fd = -1, .wake_fd = -1 };
+static struct mgmt_server server = { .listen_fd = -1, .wake_fd = -1, .spare_fd = -1 };
 
 /* One request being served. */
 struct session {
@@ -442,6 +444,41 @@ static void serve(struct mgmt_server *srv, int fd)
 		close(fd);
 }
 
+#define BACKOFF_MS 100
+
+static int open_spare(void)
+{
+	return open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/*
+ * Out of descriptors (EMFILE, ENFILE): the pending client stays in the
+ * backlog and the socket stays readable, so retrying at once would spin.
+ * Give up the spare descriptor to take the client and answer it; without
+ * a spare (a "stop" client holds its slot), wait a little before trying
+ * again.  False: the thread should leave.
+ */
+static bool accept_when_exhausted(struct mgmt_server *srv, struct pollfd *wake)
+{
+	int fd = -1;
+
+	if (srv->spare_fd >= 0) {
+		close(srv->spare_fd);
+		srv->spare_fd = -1;
+		fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	}
+	if (fd >= 0) {
+		serve(srv, fd);
+	} else {
+		pr_warn_ratelimited("control socket: out of file descriptors; "
+				    "clients wait until some are free");
+		if (poll(wake, 1, BACKOFF_MS) > 0)
+			return false;
+	}
+	srv->spare_fd = open_spare();
+	return true;
+}
+
 static void *server_thread(void *arg)
 {
 	struct mgmt_server *srv = arg;
@@ -460,11 +497,16 @@ static void *server_thread(void *arg)
 		}
 		if (pfd[1].revents)
 			return NULL;
+		if (srv->spare_fd < 0)
+			srv->spare_fd = open_spare();
 		if (pfd[0].revents & POLLIN) {
 			int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 
 			if (fd >= 0)
 				serve(srv, fd);
+			else if ((errno == EMFILE || errno == ENFILE) &&
+				 !accept_when_exhausted(srv, &pfd[1]))
+				return NULL;
 		}
 	}
 }
@@ -606,6 +648,7 @@ int mgmt_server_start(struct kvm *kvm, const char *name)
 		return 0;
 	}
 	server.wake_fd = eventfd(0, EFD_CLOEXEC);
+	server.spare_fd = open_spare();
 	ret = server.wake_fd < 0 ? -errno : start_thread();
 	if (ret) {
 		pr_err("cannot start the control socket server: %s", strerror(-ret));
@@ -637,5 +680,7 @@ void mgmt_server_stop(void)
 		close(server.listen_fd);
 	if (server.wake_fd >= 0)
 		close(server.wake_fd);
-	server.listen_fd = server.wake_fd = -1;
+	if (server.spare_fd >= 0)
+		close(server.spare_fd);
+	server.listen_fd = server.wake_fd = server.spare_fd = -1;
 }

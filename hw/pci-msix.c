@@ -111,7 +111,7 @@ static void route_create(struct pci_msix *msix, struct pci_msix_vector *v)
 	int gsi = kvm_msi_route_add(kvm, vec_addr(v), v->data);
 
 	if (gsi < 0) {
-		pr_warn("pci %s: no MSI route (error %d); using KVM_SIGNAL_MSI",
+		pr_warn_ratelimited("pci %s: no MSI route (error %d); using KVM_SIGNAL_MSI",
 			msix->dev->name, gsi);
 		v->gsi = ROUTE_FAILED;
 		return;

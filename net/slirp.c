@@ -29,12 +29,15 @@
 #include <unistd.h>
 #include <sys/eventfd.h>
 #include <slirp/libslirp.h>
+#include "lkvm/fd-budget.h"
 #include "lkvm/log.h"
 #include "lkvm/net.h"
 
 #define HELD_MAX_FRAMES 2048
 #define HELD_MAX_BYTES (4u << 20)
 #define USER_MAX_FRAME (65535 + 14)
+/* Host sockets the guest's flows may hold (and the shared fd-budget pool). */
+#define USER_MAX_SOCKETS 4096u
 
 struct held_frame {
 	struct held_frame *next;
@@ -71,6 +74,16 @@ struct user_net {
 
 	struct pollfd *pfds;
 	unsigned int nr_pfds, cap_pfds;
+
+	/*
+	 * libslirp opens a host socket for each flow itself: the budget is
+	 * charged for the sockets it polls (counted each loop) and for each
+	 * frame that may open a new one since; over budget, such frames are
+	 * dropped before libslirp sees them.  Under lock.
+	 */
+	struct fd_budget fd_budget;
+	unsigned int sockets_charged;
+	u64 flows_refused;
 
 	u8 tx_buf[USER_MAX_FRAME];
 };
@@ -175,7 +188,7 @@ static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 
 static void cb_guest_error(const char *msg, void *opaque)
 {
-	pr_debug("user network: guest error: %s", msg);
+	pr_debug_ratelimited("user network: guest error: %s", msg);
 }
 
 static int64_t cb_clock_get_ns(void *opaque)
@@ -334,6 +347,47 @@ static int cb_get_revents(int idx, void *opaque)
 	return ev;
 }
 
+/* Under lock: the budget charged for exactly the sockets libslirp has. */
+static void charge_sockets(struct user_net *u, unsigned int sockets)
+{
+	if (sockets > u->sockets_charged)
+		fd_budget_force(&u->fd_budget, sockets - u->sockets_charged);
+	else
+		fd_budget_give(&u->fd_budget, u->sockets_charged - sockets);
+	u->sockets_charged = sockets;
+}
+
+/*
+ * Might libslirp open a host socket for this guest frame?  A TCP SYN
+ * (connect), any UDP datagram or ICMP echo request (a socket per peer).
+ */
+static bool may_open_flow(const u8 *f, size_t len)
+{
+	size_t l3 = 14, l4;
+	u16 type;
+	u8 proto;
+
+	if (len < l3 + 40)
+		return false;
+	type = (u16)(f[12] << 8 | f[13]);
+	if (type == 0x0800) {
+		proto = f[l3 + 9];
+		l4 = l3 + (size_t)(f[l3] & 0xf) * 4;
+	} else if (type == 0x86dd) {
+		proto = f[l3 + 6];
+		l4 = l3 + 40;
+	} else {
+		return false;
+	}
+	if (proto == 17)
+		return true;
+	if (l4 + 14 > len)
+		return false;
+	if (proto == 6)
+		return (f[l4 + 13] & 0x12) == 0x02;	/* SYN without ACK */
+	return (proto == 1 && f[l4] == 8) || (proto == 58 && f[l4] == 128);
+}
+
 /* Under lock: what to wait for; returns the poll timeout in ms (-1: none). */
 static int loop_prepare(struct user_net *u)
 {
@@ -343,6 +397,7 @@ static int loop_prepare(struct user_net *u)
 	cb_add_poll(u->wake_fd, SLIRP_POLL_IN, u);
 	u->pfds[0].events = POLLIN;	/* our wake-up, never throttled */
 	slirp_pollfds_fill(u->slirp, &timeout, cb_add_poll, u);
+	charge_sockets(u, u->nr_pfds - 1);
 	timeout = timers_timeout(u, timeout, now_ns() / 1000000);
 	return timeout == UINT32_MAX ? -1 : (int)MIN(timeout, (u32)INT32_MAX);
 }
@@ -387,6 +442,16 @@ static int user_send(struct net_backend *be, const struct virtio_net_hdr_v1 *hdr
 		return -EMSGSIZE;
 	net_iov_read(iov, iovcnt, 0, u->tx_buf, len);
 	pthread_mutex_lock(&u->lock);
+	if (may_open_flow(u->tx_buf, len)) {
+		if (!fd_budget_take(&u->fd_budget, 1)) {
+			u->flows_refused++;
+			pthread_mutex_unlock(&u->lock);
+			pr_warn_ratelimited("user network: the guest holds %u host sockets, its "
+					    "maximum: new connections refused", u->sockets_charged);
+			return 0;
+		}
+		u->sockets_charged++;
+	}
 	slirp_input(u->slirp, u->tx_buf, (int)len);
 	pthread_mutex_unlock(&u->lock);
 	return 0;
@@ -428,6 +493,7 @@ static void user_free(struct user_net *u)
 		cb_timer_free(u->timers, u);
 	if (u->slirp)
 		slirp_cleanup(u->slirp);
+	fd_budget_give(&u->fd_budget, u->sockets_charged);
 	if (u->wake_fd >= 0)
 		close(u->wake_fd);
 	free(u->pfds);
@@ -524,6 +590,7 @@ int net_user_open(const struct net_params *p, const struct net_rx_sink *sink,
 		return -ENOMEM;
 	pthread_mutex_init(&u->lock, NULL);
 	u->held_tail = &u->held_head;
+	fd_budget_init(&u->fd_budget, "user network", USER_MAX_SOCKETS);
 	u->be = (struct net_backend){
 		.ops = &user_ops,
 		.name = "user",

@@ -41,7 +41,7 @@ static int vhost_ioctl(struct vhost_net *vh, unsigned long req, void *arg, const
 {
 	if (ioctl(vh->fd, req, arg) == 0)
 		return 0;
-	pr_err("vhost-net: %s failed: %s", what, strerror(errno));
+	pr_err_ratelimited("vhost-net: %s failed: %s", what, strerror(errno));
 	return -errno;
 }
 
@@ -152,7 +152,7 @@ static int set_ring(struct vhost_net *vh, struct virt_queue *vq, unsigned int q)
 	struct vhost_vring_file call = { .index = q, .fd = vh->call_fd[q] };
 
 	if (!__atomic_load_n(&vq->ready, __ATOMIC_ACQUIRE)) {
-		pr_err("vhost-net: the driver did not set up queue %u", q);
+		pr_err_ratelimited("vhost-net: the driver did not set up queue %u", q);
 		return -EINVAL;
 	}
 	if (vhost_ioctl(vh, VHOST_SET_VRING_NUM, &num, "VHOST_SET_VRING_NUM") ||

@@ -28,7 +28,7 @@ void p9_fid_table_destroy(struct p9_fid_table *t)
 	pthread_mutex_destroy(&t->lock);
 }
 
-struct p9_fid *p9_fid_new(int fd, mode_t type)
+struct p9_fid *p9_fid_new(int fd, mode_t type, struct fd_budget *budget)
 {
 	struct p9_fid *fid = calloc(1, sizeof(*fid));
 
@@ -38,6 +38,7 @@ struct p9_fid *p9_fid_new(int fd, mode_t type)
 	fid->fd = fd;
 	fid->open_fd = -1;
 	fid->type = type & S_IFMT;
+	fid->budget = budget;
 	pthread_mutex_init(&fid->lock, NULL);
 	return fid;
 }
@@ -47,8 +48,11 @@ void p9_fid_put(struct p9_fid *fid)
 	if (!fid || __atomic_sub_fetch(&fid->refs, 1, __ATOMIC_ACQ_REL))
 		return;
 	close(fid->fd);
-	if (fid->open_fd >= 0)
+	fd_budget_give(fid->budget, 1);
+	if (fid->open_fd >= 0) {
 		close(fid->open_fd);
+		fd_budget_give(fid->budget, 1);
+	}
 	pthread_mutex_destroy(&fid->lock);
 	free(fid);
 }

@@ -85,6 +85,7 @@ int p9_fs_init(struct p9_fs *fs, const char *dir, bool readonly)
 	memset(fs, 0, sizeof(*fs));
 	fs->root_fd = fs->proc_fd = -1;
 	p9_fid_table_init(&fs->fids);
+	fd_budget_init(&fs->fd_budget, "9p", P9_MAX_FDS);
 	fs->readonly = readonly;
 	fs->msize = P9_MAX_MSIZE;
 	fs->root_path = realpath(dir, NULL);
@@ -172,14 +173,17 @@ int p9_fs_attach(struct p9_fs *fs, u32 id, struct p9_qid *qid)
 {
 	struct p9_fid *fid;
 	struct stat st;
-	int fd = p9_dup_fd(fs->root_fd), ret;
+	int fd, ret;
 
-	if (fd < 0)
-		return fd;
-	ret = p9_fstat(fd, &st);
-	fid = ret ? NULL : p9_fid_new(fd, st.st_mode);
+	if (!fd_budget_take(&fs->fd_budget, 1))
+		return -EMFILE;
+	fd = p9_dup_fd(fs->root_fd);
+	ret = fd < 0 ? fd : p9_fstat(fd, &st);
+	fid = ret ? NULL : p9_fid_new(fd, st.st_mode, &fs->fd_budget);
 	if (!fid) {
-		close(fd);
+		if (fd >= 0)
+			close(fd);
+		fd_budget_give(&fs->fd_budget, 1);
 		return ret ? ret : -ENOMEM;
 	}
 	ret = p9_fid_install(&fs->fids, id, fid, NULL);
@@ -189,15 +193,22 @@ int p9_fs_attach(struct p9_fs *fs, u32 id, struct p9_qid *qid)
 	return ret;
 }
 
-/* Make a fid of fd (which it then owns) and list it as id. */
+/* Make a fid of fd (which it then owns, or closes) and list it as id. */
 static int install_fd(struct p9_fs *fs, u32 id, int fd, mode_t type, struct p9_fid *replacing)
 {
-	struct p9_fid *fid = p9_fid_new(fd, type);
-	int ret;
+	struct p9_fid *fid = NULL;
+	int ret = -ENOMEM;
 
+	if (fd_budget_take(&fs->fd_budget, 1)) {
+		fid = p9_fid_new(fd, type, &fs->fd_budget);
+		if (!fid)
+			fd_budget_give(&fs->fd_budget, 1);
+	} else {
+		ret = -EMFILE;
+	}
 	if (!fid) {
 		close(fd);
-		return -ENOMEM;
+		return ret;
 	}
 	ret = p9_fid_install(&fs->fids, id, fid, replacing);
 	p9_fid_put(fid);
@@ -330,12 +341,16 @@ int p9_fs_lopen(struct p9_fs *fs, u32 id, u32 flags, struct p9_qid *qid)
 	pthread_mutex_lock(&fid->lock);
 	if (!ret && fid->open_fd >= 0)
 		ret = -EBUSY;
+	if (!ret && !fd_budget_take(&fs->fd_budget, 1))
+		ret = -EMFILE;
 	if (!ret) {
 		fd = open_object(fs, fid->fd, st.st_mode, host, acc);
-		if (fd < 0)
+		if (fd < 0) {
 			ret = fd;
-		else
+			fd_budget_give(&fs->fd_budget, 1);
+		} else {
 			publish_open(fid, fd, acc);
+		}
 	}
 	pthread_mutex_unlock(&fid->lock);
 	if (!ret)
@@ -383,20 +398,27 @@ int p9_fs_lcreate(struct p9_fs *fs, u32 id, const char *name, u32 flags, u32 mod
 
 	if (ret)
 		return ret;
+	/* The new fid's two descriptors, before anything is created. */
+	if (!fd_budget_take(&fs->fd_budget, 2)) {
+		p9_fid_put(dir);
+		return -EMFILE;
+	}
 	host = host_open_flags(flags, &acc);
 	fd = host < 0 ? host : create_or_open(fs, dir->fd, name, flags, host, acc,
 					       safe_mode(mode, false));
 	if (fd < 0) {
+		fd_budget_give(&fs->fd_budget, 2);
 		p9_fid_put(dir);
 		return fd;
 	}
 	path = p9_reopen(fs, fd, O_PATH);
 	ret = path < 0 ? path : p9_fstat(path, &st);
-	fid = ret ? NULL : p9_fid_new(path, st.st_mode);
+	fid = ret ? NULL : p9_fid_new(path, st.st_mode, &fs->fd_budget);
 	if (!fid) {
 		if (path >= 0)
 			close(path);
 		close(fd);
+		fd_budget_give(&fs->fd_budget, 2);
 		p9_fid_put(dir);
 		return ret ? ret : -ENOMEM;
 	}

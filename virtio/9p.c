@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/uio.h>
 #include <linux/virtio_9p.h>
 #include <linux/virtio_ids.h>
@@ -36,6 +35,7 @@ struct p9_worker {
 	pthread_t thread;
 	struct virtq_elem *elem;
 	u8 *req, *reply;	/* P9_MAX_MSIZE each */
+	u32 hdr_len;		/* bytes of req fetched when the request was taken */
 	/* Under q_lock: what this worker is serving, for Tflush. */
 	bool busy, is_flush;
 	u16 tag;
@@ -61,18 +61,26 @@ static struct virtio_9p *to_9p(struct virtio_device *vdev)
 
 /* ---- moving messages between the chain and our buffers ---- */
 
-/* Copy up to cap bytes of the chain's readable part to buf. */
-static u32 gather(const struct virtq_elem *e, u8 *buf, u32 cap)
+/*
+ * Bytes [from, cap) of the chain's readable part into the same place in
+ * buf; the readable length up to cap.  Each byte is fetched from guest
+ * memory once: the header when the request is taken, the rest later.
+ */
+static u32 gather(const struct virtq_elem *e, u8 *buf, u32 from, u32 cap)
 {
-	u32 done = 0;
+	u32 pos = 0;
 
-	for (unsigned int i = 0; i < e->out_num && done < cap; i++) {
-		u32 c = (u32)MIN(e->iov[i].iov_len, (size_t)(cap - done));
+	for (unsigned int i = 0; i < e->out_num && pos < cap; i++) {
+		u32 len = (u32)MIN(e->iov[i].iov_len, (size_t)(cap - pos));
 
-		memcpy(buf + done, e->iov[i].iov_base, c);
-		done += c;
+		if (pos + len > from) {
+			u32 skip = from > pos ? from - pos : 0;
+
+			memcpy(buf + pos + skip, (const u8 *)e->iov[i].iov_base + skip, len - skip);
+		}
+		pos += len;
 	}
-	return done;
+	return pos;
 }
 
 static void scatter(const struct virtq_elem *e, const u8 *buf, u32 len)
@@ -93,7 +101,6 @@ static void scatter(const struct virtq_elem *e, const u8 *buf, u32 len)
 static bool take_request(struct virtio_9p *dev, struct p9_worker *w)
 {
 	struct virt_queue *vq = &dev->vdev.vqs[0];
-	u8 hdr[P9_HDR_SIZE];
 	u8 type = 0;
 	u16 tag = P9_NOTAG;
 
@@ -101,7 +108,9 @@ static bool take_request(struct virtio_9p *dev, struct p9_worker *w)
 	if (!virtq_pop(vq, w->elem) &&
 	    (!virtq_enable_notify_and_check(vq) || !virtq_pop(vq, w->elem)))
 		return false;
-	p9_peek_header(hdr, gather(w->elem, hdr, sizeof(hdr)), &type, &tag);
+	/* The tag a Tflush looks for is the one this request is served with. */
+	w->hdr_len = gather(w->elem, w->req, 0, P9_HDR_SIZE);
+	p9_peek_header(w->req, w->hdr_len, &type, &tag);
 	w->busy = true;
 	w->is_flush = type == P9_TFLUSH;
 	w->tag = tag;
@@ -138,7 +147,7 @@ static void wait_flushed(struct virtio_9p *dev, struct p9_worker *self, u32 len)
 /* Serve the popped request; the reply's length. */
 static u32 serve(struct virtio_9p *dev, struct p9_worker *w)
 {
-	u32 len = gather(w->elem, w->req, P9_MAX_MSIZE), cap;
+	u32 len = gather(w->elem, w->req, w->hdr_len, P9_MAX_MSIZE), cap;
 	u32 msize = __atomic_load_n(&dev->fs.msize, __ATOMIC_RELAXED);
 	u32 n;
 
@@ -214,7 +223,7 @@ static int p9_activate(struct virtio_device *vdev)
 		ret = pthread_create(&dev->workers[i].thread, NULL, worker_main,
 				     &dev->workers[i]);
 		if (ret) {
-			pr_err("virtio-9p: cannot start a worker thread (error %d)", ret);
+			pr_err_ratelimited("virtio-9p: cannot start a worker thread (error %d)", ret);
 			stop_workers(dev);
 			return -ret;
 		}
@@ -281,17 +290,6 @@ int virtio_9p_parse_spec(const char *spec, struct p9_params *p, const char **why
 	return 0;
 }
 
-/* Every fid holds a descriptor or two: allow as many as we may. */
-static void raise_fd_limit(void)
-{
-	struct rlimit rl;
-
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
 static void p9_free(struct virtio_9p *dev)
 {
 	for (unsigned int i = 0; i < P9_WORKERS; i++) {
@@ -338,7 +336,8 @@ int virtio_9p_init(struct kvm *kvm, const struct p9_params *p, struct virtio_dev
 		p9_free(dev);
 		return ret;
 	}
-	raise_fd_limit();
+	/* Every fid holds a descriptor or two: allow as many as we may. */
+	fd_budget_raise_limit();
 	cfg = (struct virtio_9p_config *)dev->config;
 	cfg->tag_len = htole16((u16)tag_len);
 	memcpy(cfg->tag, p->tag, tag_len);

@@ -236,7 +236,7 @@ static void warn_io_error(struct virtio_blk *blk, const struct disk_req *dreq, s
 			blk->name, what, blk->disk->path,
 			ret < 0 ? strerror((int)-ret) : "short transfer");
 	else
-		pr_debug("virtio-blk %s: %s at sector %llu failed (%zd)", blk->name, what,
+		pr_debug_ratelimited("virtio-blk %s: %s at sector %llu failed (%zd)", blk->name, what,
 			 (unsigned long long)(dreq->offset / DISK_SECTOR_SIZE), ret);
 }
 
@@ -353,33 +353,43 @@ static void handle_get_id(struct blk_queue *q, struct blk_req *req)
 	finish_now(q, req, VIRTIO_BLK_S_OK, n);
 }
 
-static void read_segment(const struct virtq_elem *e, unsigned int i,
-			 struct virtio_blk_discard_write_zeroes *seg)
-{
-	chain_copy(e->iov, e->out_num, BLK_HDR_SIZE + i * BLK_SEG_SIZE, seg, sizeof(*seg), false);
-	seg->sector = le64toh(seg->sector);
-	seg->num_sectors = le32toh(seg->num_sectors);
-	seg->flags = le32toh(seg->flags);
-}
-
-/* The status a discard / write-zeroes request earns before any I/O. */
-static u8 check_segments(struct virtio_blk *blk, const struct virtq_elem *e, bool discard)
+/*
+ * Copy the request's segments out of guest memory once (another vCPU may
+ * rewrite them at any time): they are validated and then acted on from
+ * this copy only.  Their count, or 0 for a malformed segment list.
+ */
+static unsigned int read_segments(const struct virtq_elem *e,
+				  struct virtio_blk_discard_write_zeroes *segs)
 {
 	size_t len = out_data_len(e);
 	unsigned int nr = (unsigned int)MIN(len / BLK_SEG_SIZE, (size_t)UINT32_MAX);
-	struct virtio_blk_discard_write_zeroes seg;
-	u8 status = VIRTIO_BLK_S_OK;
 
 	if (!len || len % BLK_SEG_SIZE || nr > BLK_MAX_DISCARD_SEG)
+		return 0;
+	chain_copy(e->iov, e->out_num, BLK_HDR_SIZE, segs, nr * BLK_SEG_SIZE, false);
+	for (unsigned int i = 0; i < nr; i++) {
+		segs[i].sector = le64toh(segs[i].sector);
+		segs[i].num_sectors = le32toh(segs[i].num_sectors);
+		segs[i].flags = le32toh(segs[i].flags);
+	}
+	return nr;
+}
+
+/* The status a discard / write-zeroes request earns before any I/O. */
+static u8 check_segments(struct virtio_blk *blk, const struct virtio_blk_discard_write_zeroes *segs,
+			 unsigned int nr, bool discard)
+{
+	u8 status = VIRTIO_BLK_S_OK;
+
+	if (!nr)
 		return VIRTIO_BLK_S_IOERR;
 	for (unsigned int i = 0; i < nr; i++) {
-		read_segment(e, i, &seg);
 		/* Unknown flags, or unmap on a discard: unsupported (spec). */
-		if ((seg.flags & ~VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) ||
-		    (discard && seg.flags))
+		if ((segs[i].flags & ~VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) ||
+		    (discard && segs[i].flags))
 			return VIRTIO_BLK_S_UNSUPP;
-		if (seg.num_sectors > BLK_MAX_DISCARD_SECTORS ||
-		    !sectors_ok(blk, seg.sector, seg.num_sectors))
+		if (segs[i].num_sectors > BLK_MAX_DISCARD_SECTORS ||
+		    !sectors_ok(blk, segs[i].sector, segs[i].num_sectors))
 			status = VIRTIO_BLK_S_IOERR;
 	}
 	return status;
@@ -392,28 +402,27 @@ static u8 check_segments(struct virtio_blk *blk, const struct virtq_elem *e, boo
 static void handle_discard_zeroes(struct blk_queue *q, struct blk_req *req, bool discard)
 {
 	struct virtio_blk *blk = q->blk;
-	struct virtq_elem *e = req->elem;
 	unsigned int bit = discard ? VIRTIO_BLK_F_DISCARD : VIRTIO_BLK_F_WRITE_ZEROES;
-	struct virtio_blk_discard_write_zeroes seg;
+	struct virtio_blk_discard_write_zeroes segs[BLK_MAX_DISCARD_SEG];
+	unsigned int nr;
 	u8 status;
 
 	if (!virtio_has_feature(&blk->vdev, bit)) {
 		finish_now(q, req, VIRTIO_BLK_S_UNSUPP, 0);
 		return;
 	}
-	status = blk->disk->readonly ? VIRTIO_BLK_S_IOERR : check_segments(blk, e, discard);
-	for (unsigned int i = 0; status == VIRTIO_BLK_S_OK && i < out_data_len(e) / BLK_SEG_SIZE; i++) {
-		u64 off, len;
+	nr = read_segments(req->elem, segs);
+	status = blk->disk->readonly ? VIRTIO_BLK_S_IOERR : check_segments(blk, segs, nr, discard);
+	for (unsigned int i = 0; status == VIRTIO_BLK_S_OK && i < nr; i++) {
+		u64 off = segs[i].sector * DISK_SECTOR_SIZE;
+		u64 len = (u64)segs[i].num_sectors * DISK_SECTOR_SIZE;
 		int ret;
 
-		read_segment(e, i, &seg);
-		off = seg.sector * DISK_SECTOR_SIZE;
-		len = (u64)seg.num_sectors * DISK_SECTOR_SIZE;
 		if (discard)
 			ret = disk_discard(blk->disk, off, len);
 		else
 			ret = disk_write_zeroes(blk->disk, off, len,
-						seg.flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
+						segs[i].flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
 		if (ret)
 			status = VIRTIO_BLK_S_IOERR;
 	}
@@ -615,7 +624,7 @@ static int start_queue(struct blk_queue *q)
 	ret = pthread_create(&q->thread, NULL, queue_thread, q);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret) {
-		pr_err("virtio-blk %s: cannot start the thread of queue %u (error %d)",
+		pr_err_ratelimited("virtio-blk %s: cannot start the thread of queue %u (error %d)",
 		       q->blk->name, q->index, ret);
 		return -ret;
 	}

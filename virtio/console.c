@@ -156,7 +156,7 @@ static int console_activate(struct virtio_device *vdev)
 	con->tx_kick = true;	/* output may be queued already */
 	ret = pthread_create(&con->tx_thread, NULL, tx_thread, con);
 	if (ret) {
-		pr_err("virtio-console: cannot start the output thread (error %d)", ret);
+		pr_err_ratelimited("virtio-console: cannot start the output thread (error %d)", ret);
 		return -ret;
 	}
 	con->tx_running = true;

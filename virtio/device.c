@@ -108,7 +108,7 @@ void virtio_device_mark_broken(struct virtio_device *vdev, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	pr_err("virtio-%s: %s; device stopped until reset", vdev->ops->name, why);
+	pr_err_ratelimited("virtio-%s: %s; device stopped until reset", vdev->ops->name, why);
 	/* Legacy drivers have no NEEDS_RESET bit: they just see a dead device. */
 	if (!virtio_has_feature(vdev, VIRTIO_F_VERSION_1))
 		return;
@@ -170,17 +170,17 @@ static bool features_acceptable(struct virtio_device *vdev)
 	u64 unknown = f & ~vdev->device_features;
 
 	if (vdev->driver_features_invalid || unknown) {
-		pr_warn("virtio-%s: driver accepted features 0x%llx%s we do not offer",
+		pr_warn_ratelimited("virtio-%s: driver accepted features 0x%llx%s we do not offer",
 			vdev->ops->name, (unsigned long long)unknown,
 			vdev->driver_features_invalid ? " and bits above 63" : "");
 		return false;
 	}
 	if (vdev->modern && !(f & (1ULL << VIRTIO_F_VERSION_1))) {
-		pr_warn("virtio-%s: modern driver did not accept VERSION_1", vdev->ops->name);
+		pr_warn_ratelimited("virtio-%s: modern driver did not accept VERSION_1", vdev->ops->name);
 		return false;
 	}
 	if (vdev->ops->validate_features && !vdev->ops->validate_features(vdev, f)) {
-		pr_warn("virtio-%s: device refused features 0x%llx", vdev->ops->name,
+		pr_warn_ratelimited("virtio-%s: device refused features 0x%llx", vdev->ops->name,
 			(unsigned long long)f);
 		return false;
 	}
@@ -222,7 +222,7 @@ static bool driver_ok(struct virtio_device *vdev, u8 new_status)
 	bool modern = vdev->modern || virtio_has_feature(vdev, VIRTIO_F_VERSION_1);
 
 	if (modern && !(new_status & VIRTIO_CONFIG_S_FEATURES_OK)) {
-		pr_warn("virtio-%s: DRIVER_OK without FEATURES_OK", vdev->ops->name);
+		pr_warn_ratelimited("virtio-%s: DRIVER_OK without FEATURES_OK", vdev->ops->name);
 		return false;
 	}
 	/* Legacy has no FEATURES_OK to refuse with: drop what we never offered. */
@@ -248,7 +248,7 @@ void virtio_set_status(struct virtio_device *vdev, u8 status)
 	cur = status_load(vdev);
 	status &= ~VIRTIO_CONFIG_S_NEEDS_RESET;	/* the device's bit, not the driver's */
 	if (cur & ~status & ~VIRTIO_CONFIG_S_NEEDS_RESET) {
-		pr_debug("virtio-%s: driver cleared status bits 0x%x -> 0x%x, ignored",
+		pr_debug_ratelimited("virtio-%s: driver cleared status bits 0x%x -> 0x%x, ignored",
 			 vdev->ops->name, cur, status);
 		goto out;
 	}

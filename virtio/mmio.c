@@ -238,7 +238,7 @@ static void reg_write_legacy(struct virtio_mmio *m, u64 off, u32 val)
 		write_legacy_queue(m, off, val);
 		break;
 	default:
-		pr_debug("%s: write 0x%x to unknown register 0x%llx", m->name, val,
+		pr_debug_ratelimited("%s: write 0x%x to unknown register 0x%llx", m->name, val,
 			 (unsigned long long)off);
 	}
 }
@@ -286,7 +286,7 @@ static void reg_write_modern(struct virtio_mmio *m, u64 off, u32 val)
 	case VIRTIO_MMIO_SHM_SEL:
 		break;	/* no regions: every selection reads length -1 */
 	default:
-		pr_debug("%s: write 0x%x to unknown register 0x%llx", m->name, val,
+		pr_debug_ratelimited("%s: write 0x%x to unknown register 0x%llx", m->name, val,
 			 (unsigned long long)off);
 	}
 }
@@ -346,7 +346,7 @@ static void mmio_access(void *opaque, u64 off, u8 *data, u32 len, bool is_write)
 	}
 	/* Control registers are 32-bit, aligned (spec 4.2.2.2). */
 	if (len != 4 || off % 4) {
-		pr_debug("%s: %u-byte %s at 0x%llx ignored", m->name, len,
+		pr_debug_ratelimited("%s: %u-byte %s at 0x%llx ignored", m->name, len,
 			 is_write ? "write" : "read", (unsigned long long)off);
 		if (!is_write)
 			memset(data, 0, len);

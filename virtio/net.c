@@ -347,7 +347,7 @@ static unsigned int tx_payload_iov(struct virtio_net *net, const struct virtq_el
 static void tx_malformed(struct virtio_net *net, const struct virtq_elem *e, const char *why)
 {
 	count(&net->stats.tx_malformed, 1);
-	pr_debug("virtio-%s: transmit chain %u dropped: %s", net->name, e->head, why);
+	pr_debug_ratelimited("virtio-%s: transmit chain %u dropped: %s", net->name, e->head, why);
 }
 
 static void tx_one(struct virtio_net *net, const struct virtq_elem *e)
@@ -438,7 +438,7 @@ static int tx_start(struct virtio_net *net)
 	net->tx_kick = true;	/* frames may be queued already */
 	ret = pthread_create(&net->tx_thread, NULL, tx_thread, net);
 	if (ret) {
-		pr_err("virtio-%s: cannot start the transmit thread (error %d)", net->name, ret);
+		pr_err_ratelimited("virtio-%s: cannot start the transmit thread (error %d)", net->name, ret);
 		return -ret;
 	}
 	net->tx_running = true;

@@ -109,7 +109,7 @@ void vpci_legacy_access(void *opaque, u64 off, u8 *data, u32 len, bool is_write)
 		return;
 	}
 	if (len != reg_width((u32)off, msix)) {
-		pr_debug("virtio-%s: ignored %u-byte legacy %s at 0x%llx", vp->vdev->ops->name,
+		pr_debug_ratelimited("virtio-%s: ignored %u-byte legacy %s at 0x%llx", vp->vdev->ops->name,
 			 len, is_write ? "write" : "read", (unsigned long long)off);
 		return;
 	}

@@ -180,7 +180,7 @@ static void common_write(struct virtio_pci *vp, u32 off, u32 len, u64 val)
 static void common_access(struct virtio_pci *vp, u32 off, u8 *data, u32 len, bool is_write)
 {
 	if (!common_access_ok(off, len)) {
-		pr_debug("virtio-%s: ignored %u-byte common cfg %s at 0x%x",
+		pr_debug_ratelimited("virtio-%s: ignored %u-byte common cfg %s at 0x%x",
 			 vp->vdev->ops->name, len, is_write ? "write" : "read", off);
 		return;
 	}

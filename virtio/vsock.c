@@ -66,7 +66,7 @@ static int vhost_ioctl(struct virtio_vsock *vs, unsigned long req, const void *a
 	if (ioctl(vs->vhost_fd, req, arg) < 0) {
 		int err = -errno;
 
-		pr_err("virtio-vsock: %s: %s", what, strerror(errno));
+		pr_err_ratelimited("virtio-vsock: %s: %s", what, strerror(errno));
 		return err;
 	}
 	return 0;
@@ -155,7 +155,7 @@ static int setup_vring(struct virtio_vsock *vs, unsigned int i)
 	struct vhost_vring_file call = { .index = i, .fd = vs->call_fd[i] };
 
 	if (!__atomic_load_n(&vq->ready, __ATOMIC_ACQUIRE)) {
-		pr_err("virtio-vsock: driver started without queue %u", i);
+		pr_err_ratelimited("virtio-vsock: driver started without queue %u", i);
 		return -EINVAL;
 	}
 	if (vhost_ioctl(vs, VHOST_SET_VRING_NUM, &num, "VHOST_SET_VRING_NUM") ||

@@ -6,6 +6,8 @@
 #include "x86/layout.h"
 
 #define SETUP_HDR_OFFSET	0x1f1
+#define SETUP_HDR_END		(SETUP_HDR_OFFSET + sizeof(struct setup_header))
+#define HDRS_OFFSET		0x202
 #define HDRS_MAGIC		0x53726448	/* "HdrS" */
 #define MIN_PROTOCOL		0x020c		/* xloadflags: 64-bit entry */
 
@@ -14,9 +16,10 @@ static u32 get_le32(const u8 *p)
 	return p[0] | p[1] << 8 | p[2] << 16 | (u32)p[3] << 24;
 }
 
+/* The signature alone: a file too short for the whole header is a truncated bzImage. */
 bool bzimage_detect(const u8 *img, size_t size)
 {
-	return size >= 0x264 && get_le32(img + 0x202) == HDRS_MAGIC;
+	return size >= HDRS_OFFSET + 4 && get_le32(img + HDRS_OFFSET) == HDRS_MAGIC;
 }
 
 int bzimage_parse(const u8 *img, size_t size, struct bzimage_info *info,
@@ -27,6 +30,10 @@ int bzimage_parse(const u8 *img, size_t size, struct bzimage_info *info,
 
 	if (!bzimage_detect(img, size)) {
 		*why = "not a bzImage (no HdrS signature)";
+		return -EINVAL;
+	}
+	if (size < SETUP_HDR_END) {
+		*why = "truncated bzImage (setup header incomplete)";
 		return -EINVAL;
 	}
 	memcpy(&hdr, img + SETUP_HDR_OFFSET, sizeof(hdr));

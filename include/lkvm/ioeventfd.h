@@ -21,6 +21,10 @@ typedef void (*ioevent_fn)(void *opaque);
  */
 int ioevent_add(struct kvm *kvm, u64 addr, u32 len, bool pio, bool datamatch,
 		u64 match, ioevent_fn fn, void *opaque, struct ioevent **out);
+/*
+ * Unregister; the handler is not called for events that come after.  The
+ * record and its eventfd are freed once the epoll thread cannot hold them.
+ */
 void ioevent_del(struct ioevent *ev);
 
 #endif

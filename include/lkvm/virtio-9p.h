@@ -25,6 +25,7 @@
 #include <sys/statfs.h>
 #include <sys/types.h>
 #include "lkvm/compiler.h"
+#include "lkvm/fd-budget.h"
 
 struct kvm;
 struct virtio_device;
@@ -226,11 +227,14 @@ struct p9_fid {
 	int open_acc;		/* O_RDONLY / O_WRONLY / O_RDWR */
 	mode_t type;		/* S_IFMT bits when the fid was made */
 	pthread_mutex_t lock;	/* opening, and a directory's read position */
+	struct fd_budget *budget;	/* charged for fd, and for open_fd once set */
 	struct p9_fid *next;
 };
 
 #define P9_FID_BUCKETS 256
 #define P9_MAX_FIDS 16384u
+/* At most this many descriptors held by one export's fids (and the pool). */
+#define P9_MAX_FDS (2 * P9_MAX_FIDS)
 
 struct p9_fid_table {
 	pthread_mutex_t lock;
@@ -240,8 +244,12 @@ struct p9_fid_table {
 
 void p9_fid_table_init(struct p9_fid_table *t);
 void p9_fid_table_destroy(struct p9_fid_table *t);
-/* A new unlisted fid owning fd (closed with it); one reference.  NULL: ENOMEM. */
-struct p9_fid *p9_fid_new(int fd, mode_t type);
+/*
+ * A new unlisted fid owning fd (closed with it); one reference.  fd was
+ * charged to budget, and the fid gives that back (and open_fd's charge)
+ * when it closes them.  NULL: ENOMEM (nothing given back).
+ */
+struct p9_fid *p9_fid_new(int fd, mode_t type, struct fd_budget *budget);
 /* The fid numbered id with a reference taken, or NULL. */
 struct p9_fid *p9_fid_get(struct p9_fid_table *t, u32 id);
 void p9_fid_put(struct p9_fid *fid);
@@ -270,6 +278,8 @@ struct p9_fs {
 	mode_t umask;		/* the process's, to give created files exact modes */
 	u32 msize;		/* atomic: negotiated by Tversion */
 	struct p9_fid_table fids;
+	/* The descriptors fids hold (up to two each), not the fids. */
+	struct fd_budget fd_budget;
 };
 
 /* Export dir (must be a directory); 0 or -errno. */

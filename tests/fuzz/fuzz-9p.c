@@ -24,7 +24,8 @@
  * Oracles, besides ASan/UBSan/LSan: a reply fits the room given, its size
  * field is its length and its tag the request's; nothing happens in
  * outside/ or next to the export (inotify: no open, read, write, attribute
- * change, creation or removal there); no descriptor outlives the session.
+ * change, creation or removal there); no descriptor outlives the session,
+ * and the descriptor budget has every charge back.
  */
 #include <dirent.h>
 #include <endian.h>
@@ -118,18 +119,6 @@ static void empty_export(void)
 		}
 	}
 	closedir(d);
-}
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	must(d != NULL, "/proc/self/fd");
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
 }
 
 static void setup_once(void)
@@ -284,7 +273,7 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 
 	if (inotify_fd < 0)
 		setup_once();
-	base_fds = count_fds();
+	base_fds = fuzz_count_fds();
 	fuzz_in_init(&in, data, size);
 	flags = fuzz_u8(&in);
 	room = fuzz_u32(&in);
@@ -306,8 +295,10 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 
 	p9_fs_reset(&fs);
 	check_outside();
-	FUZZ_ASSERT(count_fds() == base_fds, "%d descriptors open after the session, %d before",
-		    count_fds(), base_fds);
+	FUZZ_ASSERT(fuzz_count_fds() == base_fds, "%d descriptors open after the session, %d before",
+		    fuzz_count_fds(), base_fds);
+	FUZZ_ASSERT(fd_budget_used(&fs.fd_budget) == 0, "%u descriptors still charged after the session",
+		    fd_budget_used(&fs.fd_budget));
 	empty_export();
 	populate_export();
 	return 0;

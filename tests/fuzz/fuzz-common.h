@@ -59,6 +59,9 @@ void fuzz_skip(struct fuzz_in *in, size_t n);
 size_t fuzz_left(const struct fuzz_in *in);
 const u8 *fuzz_rest(const struct fuzz_in *in);
 
+/* Descriptors this process has open (to catch leaks across one input). */
+int fuzz_count_fds(void);
+
 /*
  * A fresh directory "<TMPDIR or /dev/shm>/lkvm-fuzz-<tag>.XXXXXX",
  * removed with everything in it when the process exits.

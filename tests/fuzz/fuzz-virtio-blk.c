@@ -20,17 +20,15 @@
  *   16  the first bytes of guest RAM (64 KiB at GPA 0x10000)
  *
  * Oracles, besides ASan/UBSan/LSan and the guard pages around RAM: every
- * chain popped passes the fuzz-chain.h checks; the device completes only
- * chains it took, and never reports more bytes written than the chain
- * could hold (virtq_pop and virtq_add_used are wrapped at link time);
- * unless the guest broke the ring rules, every chain taken gets its used
- * entry; no request stays in flight; a read-only image is never modified.
+ * ring call blk.c makes passes the fuzz-ring-watch.h checks; unless the
+ * guest broke the ring rules, every chain taken gets its used entry; no
+ * request stays in flight; a read-only image is never modified.
  */
 #include "../../virtio/blk.c"
 
 #include <fcntl.h>
 #include <unistd.h>
-#include "fuzz-chain.h"
+#include "fuzz-ring-watch.h"
 
 #define RAM_GPA 0x10000ULL
 #define RAM_SIZE 0x10000ULL
@@ -50,41 +48,6 @@ static struct fuzz_ram ram;
 static struct kvm kvm;
 static char img[600];
 static u8 *pattern;
-
-/* ---- the ring as the device uses it (linked with --wrap) ---- */
-
-bool __real_virtq_pop(struct virt_queue *vq, struct virtq_elem *elem);
-void __real_virtq_add_used(struct virt_queue *vq, u16 head, u32 len);
-
-static unsigned int outstanding[VIRTQ_MAX_SIZE];
-static size_t writable[VIRTQ_MAX_SIZE];
-
-bool __wrap_virtq_pop(struct virt_queue *vq, struct virtq_elem *elem)
-{
-	bool was_broken = virtq_is_broken(vq);
-
-	if (!__real_virtq_pop(vq, elem))
-		return false;
-	FUZZ_ASSERT(!was_broken, "a broken queue popped chain %u", elem->head);
-	fuzz_check_chain(&ram, vq, elem);
-	/*
-	 * A guest may offer a head again while it is in flight (and change
-	 * its descriptors meanwhile): count, and bound by the largest.
-	 */
-	if (!outstanding[elem->head]++ || writable[elem->head] < elem->in_len)
-		writable[elem->head] = elem->in_len;
-	return true;
-}
-
-void __wrap_virtq_add_used(struct virt_queue *vq, u16 head, u32 len)
-{
-	FUZZ_ASSERT(head < VIRTQ_MAX_SIZE && outstanding[head] > 0,
-		    "the device completed chain %u, which it does not hold", head);
-	FUZZ_ASSERT(len <= writable[head], "used length %u for chain %u of %zu writable bytes",
-		    len, head, writable[head]);
-	outstanding[head]--;
-	__real_virtq_add_used(vq, head, len);
-}
 
 static void no_signal(struct virtio_device *vdev, struct virt_queue *vq)
 {
@@ -213,7 +176,7 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	kicks = 1 + fuzz_u8(&in) % 4;
 
 	fuzz_ram_clear(&ram);
-	memset(outstanding, 0, sizeof(outstanding));
+	fuzz_ring_watch_reset(&ram);
 	if (size > HDR_LEN)
 		memcpy(ram.hva, data + HDR_LEN, MIN(size - HDR_LEN, RAM_SIZE));
 	reset_image();

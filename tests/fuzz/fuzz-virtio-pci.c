@@ -22,7 +22,6 @@
  * device pops passes the fuzz-chain.h checks; no descriptor (eventfd)
  * outlives the device.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,19 +128,6 @@ static void describe(struct virtio_pci *vp)
 				(unsigned long long)p->bars[i].mapped_addr, p->bars[i].size);
 }
 
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	if (!d)
-		abort();
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
 int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 {
 	struct fuzz_in in;
@@ -158,7 +144,7 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	fuzz_kvm_no_ioeventfd = flags & FL_NO_IOEVENTFD;
 	fuzz_kvm_no_irqfd = flags & FL_NO_IRQFD;
 	fuzz_skip(&in, HDR_LEN - 1);
-	fds = count_fds();
+	fds = fuzz_count_fds();
 
 	memset(&kvm, 0, sizeof(kvm));
 	fuzz_kvm_reset();
@@ -189,7 +175,7 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	pci_host_exit(&kvm);
 	bus_destroy(&kvm.pio_bus);
 	bus_destroy(&kvm.mmio_bus);
-	FUZZ_ASSERT(count_fds() == fds, "%d descriptors open after detach, %d before",
-		    count_fds(), fds);
+	FUZZ_ASSERT(fuzz_count_fds() == fds, "%d descriptors open after detach, %d before",
+		    fuzz_count_fds(), fds);
 	return 0;
 }

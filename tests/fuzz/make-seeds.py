@@ -617,6 +617,106 @@ def mmio_seeds():
     save(t, "legacy", o.bytes(0, ram))
 
 
+# ---- virtio-balloon ----
+
+BAL_RAM_GPA = 0x100000
+BOP_KICK, BOP_SET_TARGET, BOP_STATS, BOP_GET, BOP_CFG_W, BOP_CFG_R, BOP_GUEST_W, BOP_RESET = \
+    range(8)
+
+
+def balloon_input(flags, ops):
+    ram = Ram(0x40000)
+    rings = [Ring(ram, BAL_RAM_GPA, 0x400 * q, 0x400 * q + 0x100, 0x400 * q + 0x200, 16)
+             for q in range(3)]
+    first = BAL_RAM_GPA // 4096
+    pfns = [first + 0x20, first + 0x21, first + 0x22, first + 0x30, 5, 0xffffffff, first + 0x3f]
+    ram.put(0x1000, b"".join(struct.pack("<I", p) for p in pfns))
+    rings[0].offer(rings[0].chain([(0x1000, 12, False), (0x100c, 4 * (len(pfns) - 3), False)]))
+    ram.put(0x1100, struct.pack("<I", first + 0x20))
+    rings[1].offer(rings[1].chain([(0x1100, 4, False)]))
+    stats = b"".join(struct.pack("<HQ", tag, 1000 + tag) for tag in (0, 4, 5, 15, 99))
+    ram.put(0x1200, stats)
+    rings[2].offer(rings[2].chain([(0x1200, len(stats), False)]))
+    hdr = struct.pack("<B", flags) + b"".join(
+        struct.pack("<HHHH", 16, 0x400 * q, 0x400 * q + 0x100, 0x400 * q + 0x200)
+        for q in range(3))
+    body = b"".join(struct.pack("<BBH", *op) for op in ops).ljust(16 * 4, b"\0")
+    return hdr.ljust(32, b"\0") + body + ram.bytes()
+
+
+def balloon_seeds():
+    t = "fuzz-virtio-balloon"
+    ops = [(BOP_SET_TARGET, 1, 32), (BOP_GET, 0, 0), (BOP_CFG_W, 4, 7), (BOP_CFG_R, 0, 2),
+           (BOP_STATS, 0, 0), (BOP_KICK, 0, 0), (BOP_KICK, 1, 0), (BOP_KICK, 2, 0),
+           (BOP_GUEST_W, 2, 0x102), (BOP_KICK, 0, 0), (BOP_RESET, 0, 0), (BOP_KICK, 0, 0)]
+    save(t, "inflate-deflate-stats", balloon_input(1 | 8 | 16, ops))
+    save(t, "legacy-event-idx-indirect", balloon_input(32 | 4 | 2 | 16, ops))
+
+
+# ---- virtio-net ----
+
+NET_RAM_GPA = 0x100000
+(NOP_KICK, NOP_DELIVER, NOP_DELIVER_HDR, NOP_RX_FLUSH, NOP_CFG_W, NOP_CFG_R, NOP_GUEST_W,
+ NOP_RESET, NOP_STATS) = range(9)
+NF_CSUM, NF_GUEST_CSUM, NF_GUEST_TSO4, NF_MAC, NF_HOST_TSO4, NF_MRG_RXBUF, NF_STATUS, \
+    NF_CTRL_VQ, NF_CTRL_RX, NF_CTRL_MAC_ADDR = 0, 1, 7, 5, 11, 15, 16, 17, 18, 23
+
+
+def net_hdr(hdr_len, flags=0, gso=0, hdr_size=0, gso_size=0, csum_start=0, csum_off=0):
+    h = struct.pack("<BBHHHH", flags, gso, hdr_size, gso_size, csum_start, csum_off)
+    return (h + struct.pack("<H", 0))[:hdr_len]
+
+
+def net_input(features, flags, hdr_len):
+    ram = Ram(0x40000)
+    rx = Ring(ram, NET_RAM_GPA, 0x0, 0x100, 0x200, 16)
+    tx = Ring(ram, NET_RAM_GPA, 0x400, 0x500, 0x600, 16)
+    ctrl = Ring(ram, NET_RAM_GPA, 0x800, 0x900, 0xa00, 16)
+    for i in range(4):                                   # receive buffers
+        rx.offer(rx.chain([(0x4000 + 0x800 * i, 0x800, True)]))
+    eth = bytes.fromhex("ffffffffffff525400123456" "0800") + bytes(46)
+    ram.put(0x1000, net_hdr(hdr_len) + eth)              # plain frame
+    tx.offer(tx.chain([(0x1000, hdr_len + len(eth), False)]))
+    ram.put(0x1100, net_hdr(hdr_len, 1, 0, 0, 0, 34, 16))  # checksum offload, split
+    ram.put(0x1200, eth)
+    tx.offer(tx.chain([(0x1100, hdr_len, False), (0x1200, len(eth), False)]))
+    ram.put(0x1300, net_hdr(hdr_len, 1, 1, 54, 1448, 34, 16) + bytes(2000))  # TSO4
+    tx.offer(tx.chain([(0x1300, hdr_len + 2000, False)]))
+    tx.offer(tx.chain([(0x1000, 8, False)]))              # too short
+    tx.offer(tx.chain([(0x1000, hdr_len + len(eth), False), (0x1c00, 4, True)]))  # writable
+    cmds = [bytes([0, 0, 1]),                             # RX PROMISC on
+            bytes([1, 0]) + struct.pack("<I", 1) + bytes(6) + struct.pack("<I", 0),
+            bytes([1, 1]) + bytes.fromhex("525400abcdef"),  # MAC_ADDR_SET
+            bytes([9, 9])]                                 # unknown class
+    at = 0x2000
+    for c in cmds:
+        ram.put(at, c)
+        ctrl.offer(ctrl.chain([(at, len(c), False), (at + 0x80, 1, True)]))
+        at += 0x100
+    ram.put(0x8000, net_hdr(12, 2, 0) + eth * 30)        # frames to receive
+    hdr = struct.pack("<IB", features, flags) + b"".join(
+        struct.pack("<HHHH", 16, 0x400 * q, 0x400 * q + 0x100, 0x400 * q + 0x200)
+        for q in range(3))
+    ops = [(NOP_KICK, 1, 0, 0), (NOP_KICK, 2, 0, 0), (NOP_DELIVER, 0, 60, 0x800c),
+           (NOP_DELIVER_HDR, 0, 1500, 0x8000), (NOP_DELIVER, 0, 5000, 0x800c),
+           (NOP_RX_FLUSH, 0, 0, 0), (NOP_KICK, 0, 0, 0), (NOP_STATS, 0, 0, 0),
+           (NOP_CFG_R, 0, 3, 0), (NOP_CFG_W, 1, 0x5452, 0x2), (NOP_RESET, 0, 0, 0),
+           (NOP_DELIVER, 0, 100, 0x800c), (NOP_KICK, 1, 0, 0)]
+    body = b"".join(struct.pack("<BBHH", *op) for op in ops).ljust(32 * 6, b"\0")
+    return hdr.ljust(32, b"\0") + body + ram.bytes()
+
+
+def net_seeds():
+    t = "fuzz-virtio-net"
+    ctl = (1 << NF_CTRL_VQ) | (1 << NF_CTRL_RX) | (1 << NF_CTRL_MAC_ADDR)
+    off = (1 << NF_CSUM) | (1 << NF_GUEST_CSUM) | (1 << NF_HOST_TSO4) | (1 << NF_GUEST_TSO4)
+    base = (1 << NF_MAC) | (1 << NF_STATUS)
+    save(t, "modern-mergeable-offloads",
+         net_input(base | ctl | off | (1 << NF_MRG_RXBUF) | (1 << 29) | (1 << 31), 0, 12))
+    save(t, "modern-plain-small-frames", net_input(base | ctl | (1 << 31), 4, 12))
+    save(t, "legacy-no-offloads", net_input(base | ctl | (1 << 28), 1 | 2, 10))
+
+
 def main():
     if os.path.isdir(CORPUS):
         shutil.rmtree(CORPUS)
@@ -626,6 +726,8 @@ def main():
     blk_seeds()
     pci_seeds()
     mmio_seeds()
+    balloon_seeds()
+    net_seeds()
     for t in sorted(os.listdir(CORPUS)):
         print(f"{t}: {len(os.listdir(os.path.join(CORPUS, t)))} seeds")
 

@@ -4,7 +4,7 @@
 # Each target starts from its committed seed corpus (corpus/<target>/,
 # which doubles as a regression suite: every seed runs first) and fuzzes
 # with a fixed -seed for a fixed number of runs, capped in time, so the
-# whole run takes about two minutes (at most 6 x 25 s).  New inputs go to
+# whole run takes about two minutes (at most 8 x 20 s).  New inputs go to
 # a scratch copy; the committed corpus is never modified.
 #
 # A crash, sanitizer report, leak, timeout or harness oracle failure keeps
@@ -14,7 +14,11 @@
 #   FUZZ_TARGETS="fuzz-virtq fuzz-9p"  run only these
 #   FUZZ_SECONDS=600                   time-bounded instead (long runs; no
 #                                      run limit), per target
-#   FUZZ_MAX_SECONDS=25                cap per target in the default mode
+#   FUZZ_RUNS=10000000                 this many runs per target instead of
+#                                      the table's, capped only by
+#                                      FUZZ_MAX_SECONDS if that is set
+#                                      (bench/fuzz-campaign.sh)
+#   FUZZ_MAX_SECONDS=20                cap per target in the default mode
 #   FUZZ_KEEP_CORPUS=DIR               keep the grown corpus in DIR/<target>/
 #
 # Prints PASS:/FAIL:/SKIP: per target and "fuzz: N passed, N failed, N
@@ -26,14 +30,16 @@ BUILD=$HERE/build
 CRASHES=$HERE/crashes
 SEED=20240601
 
-# target  runs  max_len: runs chosen for ~15-20 s each on the 2-core machine.
+# target  runs  max_len: runs chosen for ~10-15 s each on the 2-core machine.
 TABLE="
-fuzz-virtq        500000  8192
-fuzz-9p            45000  8192
-fuzz-qcow2         40000  65536
-fuzz-virtio-blk   160000  16384
-fuzz-virtio-pci   150000  16384
-fuzz-virtio-mmio  150000  16384
+fuzz-virtq           400000  8192
+fuzz-9p               40000  8192
+fuzz-qcow2            40000  65536
+fuzz-virtio-blk      120000  16384
+fuzz-virtio-pci      120000  16384
+fuzz-virtio-mmio     120000  16384
+fuzz-virtio-balloon   40000  16384
+fuzz-virtio-net       40000  65536
 "
 
 passed=0 failed=0 skipped=0
@@ -89,8 +95,10 @@ run_target() {
 	fi
 	if [ -n "${FUZZ_SECONDS:-}" ]; then
 		limits="-max_total_time=$FUZZ_SECONDS"
+	elif [ -n "${FUZZ_RUNS:-}" ]; then
+		limits="-runs=$FUZZ_RUNS${FUZZ_MAX_SECONDS:+ -max_total_time=$FUZZ_MAX_SECONDS}"
 	else
-		limits="-runs=$runs -max_total_time=${FUZZ_MAX_SECONDS:-25}"
+		limits="-runs=$runs -max_total_time=${FUZZ_MAX_SECONDS:-20}"
 	fi
 	mkdir -p "$corpus" "$CRASHES/$t" "$work/tmp-$t"
 	start=$(date +%s)
@@ -101,7 +109,7 @@ run_target() {
 	rc=$?
 	end=$(date +%s)
 	stats=$(grep -E '^#[0-9]+[[:space:]]+(DONE|INITED)' "$log" | tail -1 |
-		sed -E 's/^#([0-9]+).*cov: ([0-9]+).*/\1 runs, cov: \2/')
+		sed -E 's/^#([0-9]+).*cov: ([0-9]+) ft: ([0-9]+).*/\1 runs, cov: \2, ft: \3/')
 	if [ -n "${FUZZ_KEEP_CORPUS:-}" ]; then
 		mkdir -p "$FUZZ_KEEP_CORPUS/$t" && cp -n "$corpus"/* "$FUZZ_KEEP_CORPUS/$t/" 2>/dev/null
 	fi
@@ -114,7 +122,7 @@ run_target() {
 	fi
 	echo "FAIL: $t (exit $rc after $((end - start)) s)"
 	grep -E 'ERROR|FUZZ ORACLE|SUMMARY|^    #[0-9]+ .* in ' "$log" |
-		grep -vE 'fuzzer::|in (_start|__libc_start|__sanitizer_print_stack_trace|raise|abort) |pthread_kill' |
+		grep -vE 'fuzzer::|in (_start|__libc_start|__sanitizer_print|raise|abort) |pthread_kill' |
 		head -30 | sed 's/^/    /'
 	if [ -n "$artifact" ]; then
 		echo "    input kept: $artifact"

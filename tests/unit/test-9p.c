@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -1921,6 +1922,132 @@ static void test_virtio_flush_order(void)
 	virtio_9p_exit(vdev);
 }
 
+/*
+ * The request header is fetched from guest memory once.  p9_peek_header()
+ * is wrapped at link time (Makefile: UNIT_WRAP_9p): right after the device
+ * read the header of a taken request, the "other vCPU" rewrites its tag in
+ * guest RAM.  The request must be served with the tag it was taken with
+ * (the one a Tflush waits for), so the reply carries the original tag.
+ */
+bool __real_p9_peek_header(const void *msg, u32 len, u8 *type, u16 *tag);
+bool __wrap_p9_peek_header(const void *msg, u32 len, u8 *type, u16 *tag);
+
+static void *retag_at;		/* guest copy of the header to rewrite, or NULL */
+static int retagged;
+
+bool __wrap_p9_peek_header(const void *msg, u32 len, u8 *type, u16 *tag)
+{
+	bool ok = __real_p9_peek_header(msg, len, type, tag);
+
+	if (retag_at) {
+		u16 other = htole16((u16)(*tag + 100));
+
+		memcpy((u8 *)retag_at + 5, &other, sizeof(other));
+		retag_at = NULL;
+		retagged++;
+	}
+	return ok;
+}
+
+static void test_virtio_header_fetched_once(void)
+{
+	struct virtio_device *vdev;
+	struct p9_params params;
+	const char *why = NULL;
+	char spec[300];
+	u32 used;
+	u16 tag;
+
+	export_clear();
+	snprintf(spec, sizeof(spec), "%s,t", root);
+	CHECK_EQ(virtio_9p_parse_spec(spec, &params, &why), 0);
+	CHECK_EQ(virtio_9p_init(&vkvm, &params, &vdev), 0);
+	device_up(vdev);
+	T(P9_TVERSION);
+	p9_put_u32(&tm, P9_MAX_MSIZE);
+	p9_put_str(&tm, P9_VERSION_L);
+	CHECK_EQ(vrpc(vdev, BUF_GPA, 4096, &used), 0);
+	retagged = 0;
+	T(P9_TCLUNK);
+	p9_put_u32(&tm, 7);
+	retag_at = gpa(BUF_GPA);
+	CHECK_EQ(vrpc(vdev, BUF_GPA, 4096, &used), EBADF);
+	memcpy(&tag, rep + 5, sizeof(tag));
+	CHECK_EQ(le16toh(tag), sent_tag);
+	CHECK_EQ(retagged, 1);
+	retag_at = NULL;
+	virtio_set_status(vdev, 0);
+	virtio_9p_exit(vdev);
+}
+
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = -3;	/* ".", "..", d itself */
+
+	while (d && readdir(d))
+		n++;
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/*
+ * A guest that walks and opens fids until refused (each holds two
+ * descriptors) stops at the export's descriptor budget, with
+ * FD_BUDGET_RESERVE descriptors still free for everything else; the
+ * refusal is EMFILE to the guest, and a reset gives every charge back.
+ */
+static void test_fid_descriptors_budgeted(void)
+{
+	struct rlimit saved, low;
+	int fds[FD_BUDGET_RESERVE], before, most = 0, nfree = 0, ret = 0;
+	u32 fid, msize;
+	char version[32];
+
+	getrlimit(RLIMIT_NOFILE, &saved);
+	before = open_fds();
+	low = saved;
+	low.rlim_cur = (rlim_t)before + FD_BUDGET_RESERVE + 400;
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+	export_clear();
+	host_write("f", "x", 1);
+	fs_start(false, true);
+	CHECK_EQ(t_version(P9_MAX_MSIZE, P9_VERSION_L, &msize, version), 0);
+	CHECK_EQ(t_attach(0, NULL), 0);
+	for (fid = 1; fid < 100000; fid++) {
+		ret = t_walk1(0, fid, "f", NULL);
+		if (!ret)
+			ret = t_lopen(fid, P9_DOTL_RDONLY);
+		if (open_fds() > most)
+			most = open_fds();
+		if (ret)
+			break;
+	}
+	CHECK_EQ(ret, EMFILE);
+	CHECK(fid > 100);
+	CHECK(most <= (int)low.rlim_cur - (int)FD_BUDGET_RESERVE);
+	CHECK(fd_budget_used(&fs.fd_budget) <= fd_budget_pool_size());
+	/* The reserve is there: set-up and the management server still get descriptors. */
+	for (nfree = 0; nfree < (int)FD_BUDGET_RESERVE; nfree++) {
+		fds[nfree] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fds[nfree] < 0)
+			break;
+	}
+	CHECK_EQ(nfree, FD_BUDGET_RESERVE);
+	while (nfree > 0)
+		close(fds[--nfree]);
+	/* Clunking one fid lets the guest open one more. */
+	t_clunk(fid);	/* walked but not opened, maybe */
+	CHECK_EQ(t_clunk(1), 0);
+	CHECK_EQ(t_walk1(0, fid, "f", NULL), 0);
+	CHECK_EQ(t_lopen(fid, P9_DOTL_RDONLY), 0);
+	p9_fs_reset(&fs);
+	CHECK_EQ(fd_budget_used(&fs.fd_budget), 0);
+	CHECK_EQ(open_fds(), before);
+	setrlimit(RLIMIT_NOFILE, &saved);
+}
+
 static void test_parse_spec(void)
 {
 	struct p9_params p;
@@ -1987,6 +2114,8 @@ int main(void)
 	RUN(test_parse_spec);
 	RUN(test_virtio_device);
 	RUN(test_virtio_flush_order);
+	RUN(test_virtio_header_fetched_once);
+	RUN(test_fid_descriptors_budgeted);
 
 	if (fs_up)
 		p9_fs_destroy(&fs);

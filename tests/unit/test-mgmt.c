@@ -10,12 +10,14 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "lkvm/kvm.h"
+#include "lkvm/kvm-cpu.h"
 #include "lkvm/mgmt.h"
 #include "unit.h"
 
@@ -359,6 +361,36 @@ static void test_pause_resume(void)
 	CHECK(!vm.paused);
 }
 
+/*
+ * vCPUs created, their threads not started yet (the window between
+ * mgmt_server_start() and kvm_cpus_start()): "pause" must not signal a
+ * thread that does not exist (it used to pthread_kill an unset id).  The
+ * VM is marked paused, so the threads will wait when they start.
+ */
+static void test_pause_before_vcpu_threads(void)
+{
+	static struct kvm_run runs[2];
+	static struct kvm_cpu cpus[2];
+	struct kvm_cpu *list[2] = { &cpus[0], &cpus[1] };
+	char reply[1024];
+
+	for (unsigned int i = 0; i < 2; i++) {
+		cpus[i] = (struct kvm_cpu){ .id = i, .fd = -1, .run = &runs[i], .kvm = &vm };
+		pthread_mutex_init(&cpus[i].work_lock, NULL);
+		pthread_cond_init(&cpus[i].work_done, NULL);
+	}
+	vm.cpus = list;
+	vm.nr_cpus = 2;
+	CHECK_EQ(request("LKVM/1 pause\n", reply, sizeof(reply)), 0);
+	CHECK_STR(reply, "DATA state=paused|OK");
+	CHECK(vm.paused);
+	CHECK_EQ(runs[0].immediate_exit, 1);	/* the first KVM_RUN returns at once */
+	CHECK_EQ(request("LKVM/1 resume\n", reply, sizeof(reply)), 0);
+	CHECK_STR(reply, "DATA state=running|OK");
+	vm.nr_cpus = 0;
+	vm.cpus = NULL;
+}
+
 static void test_client_arguments(void)
 {
 	CHECK_EQ(cmd_pause(1, (char *[]){ "pause", NULL }), 2);
@@ -439,6 +471,102 @@ static void test_stop(void)
 	CHECK_EQ(cmd_stop(2, (char *[]){ "stop", "--all", NULL }), 0);
 }
 
+/* ---- out of descriptors ---- */
+
+/* One request on a fresh connection; true if a DATA or OK line came back. */
+static bool child_request(const char *line, int keep_open)
+{
+	struct mgmt_reader r;
+	char buf[MGMT_LINE_MAX];
+	int fd = mgmt_connect(sock_path, 10000);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	mgmt_write_all(fd, line, strlen(line));
+	mgmt_reader_init(&r, fd);
+	ok = mgmt_read_line(&r, buf, sizeof(buf)) > 0 &&
+	     (!strncmp(buf, "DATA", 4) || !strcmp(buf, "OK"));
+	if (!keep_open)
+		close(fd);
+	return ok;
+}
+
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/*
+ * The process runs out of descriptors (RLIMIT_NOFILE lowered, the rest
+ * held): the server still answers one client with its spare descriptor;
+ * once a "stop" client holds that slot, a third client waits in the
+ * backlog while the server sleeps between tries (the process's CPU time
+ * stays low, where accept4() failing with EMFILE used to spin), and is
+ * answered as soon as descriptors are free again.
+ */
+static void test_server_out_of_descriptors(void)
+{
+	struct rlimit saved, low;
+	int hog[64], nr_hog = 0, res[2], status, n;
+	char got[4] = { 0 };
+	double cpu;
+	pid_t pid;
+
+	set_runtime_dir("emfile");
+	vm_setup();
+	CHECK_EQ(mgmt_server_start(&vm, "emfile-vm"), 0);
+	CHECK_EQ(mgmt_socket_path("emfile-vm", false, sock_path, sizeof(sock_path)), 0);
+	CHECK(pipe(res) == 0);
+	getrlimit(RLIMIT_NOFILE, &saved);
+	low = saved;
+	low.rlim_cur = (rlim_t)res[1] + 32;
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+	while (nr_hog < 64 && (hog[nr_hog] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+		nr_hog++;
+	CHECK(nr_hog < 64 && errno == EMFILE);
+
+	pid = fork();
+	if (pid == 0) {
+		for (int i = 0; i < 4; i++)
+			close(hog[i]);	/* room for the client's own sockets */
+		got[0] = child_request("LKVM/1 info\n", false) ? 'A' : 'a';
+		got[1] = child_request("LKVM/1 stop\n", true) ? 'S' : 's';
+		if (write(res[1], got, 2) != 2)
+			_exit(1);
+		got[2] = child_request("LKVM/1 info\n", false) ? 'R' : 'r';
+		_exit(write(res[1], got + 2, 1) == 1 ? 0 : 1);
+	}
+	CHECK(pid > 0);
+	CHECK_EQ(read(res[0], got, 2), 2);
+	CHECK_EQ(got[0], 'A');	/* answered while exhausted: the spare */
+	CHECK_EQ(got[1], 'S');
+	usleep(200000);
+	cpu = cpu_seconds();
+	sleep(2);
+	cpu = cpu_seconds() - cpu;
+	CHECK(cpu < 0.3);
+	fcntl(res[0], F_SETFL, O_NONBLOCK);
+	CHECK(read(res[0], got + 2, 1) < 0);	/* the third one still waits */
+
+	while (nr_hog > 0)
+		close(hog[--nr_hog]);
+	setrlimit(RLIMIT_NOFILE, &saved);
+	for (int i = 0; i < 50 && (n = (int)read(res[0], got + 2, 1)) < 0; i++)
+		usleep(100000);
+	CHECK_EQ(got[2], 'R');	/* answered once descriptors are free */
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	      WEXITSTATUS(status) == 0);
+	close(res[0]);
+	close(res[1]);
+	mgmt_server_stop();
+	printf("  (CPU time over 2 s out of descriptors: %.3f s)\n", cpu);
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test-mgmt.XXXXXX");
@@ -456,9 +584,11 @@ int main(void)
 	RUN(test_server_start);
 	RUN(test_server_errors);
 	RUN(test_pause_resume);
+	RUN(test_pause_before_vcpu_threads);
 	RUN(test_client_arguments);
 	RUN(test_stale_sockets);
 	RUN(test_stop);
+	RUN(test_server_out_of_descriptors);
 	{
 		char cmd[128];
 

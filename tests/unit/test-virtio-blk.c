@@ -674,6 +674,50 @@ static void test_discard_and_zeroes(void)
 	CHECK(file_is_pattern(1024 * 512, 512));
 }
 
+/*
+ * Segments are fetched from guest memory once.  disk_write_zeroes() is
+ * wrapped at link time (Makefile: UNIT_WRAP_virtio-blk): while the device
+ * zeroes the first segment, the "other vCPU" rewrites the second one in
+ * guest RAM to cover the whole disk.  The device must act on the segments
+ * it validated, not on what guest memory says later.
+ */
+int __real_disk_write_zeroes(struct disk_image *d, u64 off, u64 len, bool unmap);
+int __wrap_disk_write_zeroes(struct disk_image *d, u64 off, u64 len, bool unmap);
+
+static bool rewrite_on_zeroes;
+static unsigned int zeroes_calls;
+static u64 zeroes_off[4], zeroes_len[4];
+
+int __wrap_disk_write_zeroes(struct disk_image *d, u64 off, u64 len, bool unmap)
+{
+	if (zeroes_calls < 4) {
+		zeroes_off[zeroes_calls] = off;
+		zeroes_len[zeroes_calls] = len;
+	}
+	if (rewrite_on_zeroes && zeroes_calls++ == 0)
+		put_seg(1, 0, IMG_SECTORS, 0);
+	return __real_disk_write_zeroes(d, off, len, unmap);
+}
+
+static void test_segments_fetched_once(void)
+{
+	blk_up("", 0, F_ALL, 1);
+	put_seg(0, 8, 8, 0);
+	put_seg(1, 100, 16, 0);
+	zeroes_calls = 0;
+	rewrite_on_zeroes = true;
+	CHECK_EQ(seg_request(VIRTIO_BLK_T_WRITE_ZEROES, 32), VIRTIO_BLK_S_OK);
+	rewrite_on_zeroes = false;
+	CHECK_EQ(zeroes_calls, 2);
+	CHECK_EQ(zeroes_off[0], 8 * 512);
+	CHECK_EQ(zeroes_len[0], 8 * 512);
+	CHECK_EQ(zeroes_off[1], 100 * 512);
+	CHECK_EQ(zeroes_len[1], 16 * 512);
+	CHECK(file_is_pattern(0, 8 * 512));
+	CHECK(file_is_pattern(16 * 512, 84 * 512));
+	CHECK(file_is_pattern(116 * 512, (IMG_SECTORS - 116) * 512));
+}
+
 /* ---- read-only images ---- */
 
 static void test_readonly(void)
@@ -887,6 +931,7 @@ int main(void)
 	RUN(test_bad_ranges);
 	RUN(test_bad_discard_and_zeroes);
 	RUN(test_discard_and_zeroes);
+	RUN(test_segments_fetched_once);
 	RUN(test_readonly);
 	RUN(test_many_in_flight);
 	RUN(test_same_chain_offered_repeatedly);
