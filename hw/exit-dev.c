@@ -10,6 +10,7 @@
 
 #include "lkvm/exit-dev.h"
 #include "lkvm/kvm.h"
+#include "lkvm/term.h"
 
 static struct exit_dev_place place;
 
@@ -18,16 +19,23 @@ void exit_dev_access(void *opaque, u64 offset, u8 *data, u32 len, bool is_write)
 	struct exit_dev *dev = opaque;
 
 	if (!is_write) {
-		bus_data_put(data, len, offset == 0 ? EXIT_DEV_MAGIC : 0);
+		bus_data_put(data, len, offset == EXIT_DEV_STATUS ? EXIT_DEV_MAGIC : 0);
 		return;
 	}
-	if (offset == 0 && len && dev->on_exit)
+	if (offset == EXIT_DEV_STATUS && len && dev->on_exit)
 		dev->on_exit(dev->opaque, data[0]);
+	else if (offset == EXIT_DEV_READY && dev->on_ready)
+		dev->on_ready(dev->opaque);
 }
 
 static void exit_dev_stop_vm(void *opaque, u8 status)
 {
 	kvm_request_guest_exit(opaque, status);
+}
+
+static void exit_dev_console_ready(void *opaque UNUSED)
+{
+	term_release_input();
 }
 
 int exit_dev_register(struct kvm *kvm, enum exit_dev_bus bus, u64 base)
@@ -38,6 +46,7 @@ int exit_dev_register(struct kvm *kvm, enum exit_dev_bus bus, u64 base)
 	if (!dev)
 		return -ENOMEM;
 	dev->on_exit = exit_dev_stop_vm;
+	dev->on_ready = exit_dev_console_ready;
 	dev->opaque = kvm;
 	/* Lives as long as the VM; freed only on failure. */
 	ret = bus_register(bus == EXIT_DEV_PIO ? &kvm->pio_bus : &kvm->mmio_bus,

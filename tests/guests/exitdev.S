@@ -5,7 +5,7 @@
  */
 #include "guest.h"
 
-#define EXIT_DEV_PORT	0x504
+#define EXIT_DEV_PORT	0x500
 #define EXIT_DEV_MAGIC	0x45
 
 	.code16
