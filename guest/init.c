@@ -247,19 +247,17 @@ static int mount_root(void)
 	return 0;
 }
 
-/* A file system of the guest's own at dir inside the new root. */
+/* A file system of the guest's own at dir, after the switch to the root. */
 static void mount_own(const char *dir, const char *type, const char *opts)
 {
-	char path[256];
 	struct stat st;
 
-	snprintf(path, sizeof(path), NEWROOT "%s", dir);
 	/* Never create directories in a writable host export. */
-	if (stat(path, &st) && (cfg.rw || mkdir(path, 0755))) {
+	if (stat(dir, &st) && (cfg.rw || mkdir(dir, 0755))) {
 		msg("no %s in the root: not mounting %s there", dir, type);
 		return;
 	}
-	if (mount(type, path, type, MS_NOSUID, opts))
+	if (mount(type, dir, type, MS_NOSUID, opts))
 		msg("cannot mount %s on %s: %s", type, dir, strerror(errno));
 }
 
@@ -457,21 +455,29 @@ static void exec_command(char **argv)
 }
 
 /* The command's status, shell-style: 128+N when killed by signal N. */
-static int run_command(void)
+static char **read_argv(void)
 {
 	size_t len, argc = 0;
 	char *args = slurp("/lkvm/argv", &len);
 	char **argv = calloc(len / 2 + 2, sizeof(*argv));
-	pid_t child, pid;
-	int st;
 
 	if (!args || !argv) {
 		msg("no /lkvm/argv");
-		return STATUS_SETUP_FAILED;
+		return NULL;
 	}
 	for (size_t i = 0; i < len; i += strlen(args + i) + 1)
 		argv[argc++] = args + i;
 	argv[argc] = NULL;
+	return argv;
+}
+
+static int run_command(char **argv)
+{
+	pid_t child, pid;
+	int st;
+
+	if (!argv)
+		return STATUS_SETUP_FAILED;
 
 	if (cfg.cwd[0] && chdir(cfg.cwd))
 		chdir("/");
@@ -560,12 +566,14 @@ static int setup(void)
 
 int main(void)
 {
+	char **argv;
 	int status;
 
 	mount("devtmpfs", "/dev", "devtmpfs", 0, "mode=0755");
 	parse_config();
+	argv = read_argv();
 	load_modules();
-	status = setup() ? STATUS_SETUP_FAILED : run_command();
+	status = setup() ? STATUS_SETUP_FAILED : run_command(argv);
 	sync();
 	report_status(status);
 	/* No exit device: a reset still ends lkvm (without the status). */
