@@ -229,7 +229,7 @@ int devloop_configure(struct lkvm_config *cfg)
 	resolve_dir("--rootfs", cfg->rootfs ? cfg->rootfs : "/", dl.root);
 	add_9p(cfg, dl.root, ROOT_TAG, !cfg->rootfs_rw);
 	for (unsigned int i = 0; i < cfg->nr_rwdirs; i++) {
-		char tag[16];
+		char tag[24];
 
 		resolve_dir("--rwdir", cfg->rwdirs[i], dl.rwdir[i]);
 		snprintf(tag, sizeof(tag), "lkvmrw%u", i);
