@@ -63,11 +63,15 @@ static void test_kernel_optional(void)
 	CHECK(cfg.command == NULL);
 }
 
+/* cfg.command points into argv: keep each argv alive while it is checked. */
 static void test_command_after_double_dash(void)
 {
 	struct lkvm_config cfg;
+	char *a1[] = { "run", "-k", "k", "--", "sh", "-c", "exit 7", NULL };
+	char *a2[] = { "run", "--", "-m", "5", "--rw", NULL };
+	char *a3[] = { "run", "-m", "512", "--", NULL };
 
-	CHECK_EQ(PARSE(&cfg, "-k", "k", "--", "sh", "-c", "exit 7"), 0);
+	CHECK_EQ(parse_run_options(7, a1, &cfg), 0);
 	CHECK(cfg.command_given);
 	CHECK_STR(cfg.command[0], "sh");
 	CHECK_STR(cfg.command[1], "-c");
@@ -75,14 +79,14 @@ static void test_command_after_double_dash(void)
 	CHECK(cfg.command[3] == NULL);
 
 	/* After "--" nothing is an lkvm option. */
-	CHECK_EQ(PARSE(&cfg, "--", "-m", "5", "--rw"), 0);
+	CHECK_EQ(parse_run_options(5, a2, &cfg), 0);
 	CHECK_EQ(cfg.ram_mib, 256);
 	CHECK(!cfg.rootfs_rw);
 	CHECK_STR(cfg.command[0], "-m");
 	CHECK_STR(cfg.command[2], "--rw");
 
 	/* "--" alone: lkvm's init starts a shell. */
-	CHECK_EQ(PARSE(&cfg, "-m", "512", "--"), 0);
+	CHECK_EQ(parse_run_options(4, a3, &cfg), 0);
 	CHECK(cfg.command_given);
 	CHECK(cfg.command[0] == NULL);
 	CHECK_EQ(cfg.ram_mib, 512);
@@ -96,8 +100,10 @@ static void test_root_options(void)
 {
 	struct lkvm_config cfg;
 
-	CHECK_EQ(PARSE(&cfg, "--rootfs", "/srv/chroot", "--rw", "--rwdir", "/a",
-		       "--rwdir", "/b", "--modules", "/m", "--", "make"), 0);
+	char *args[] = { "run", "--rootfs", "/srv/chroot", "--rw", "--rwdir", "/a",
+			 "--rwdir", "/b", "--modules", "/m", "--", "make", NULL };
+
+	CHECK_EQ(parse_run_options(12, args, &cfg), 0);
 	CHECK_STR(cfg.rootfs, "/srv/chroot");
 	CHECK(cfg.rootfs_rw);
 	CHECK_EQ(cfg.nr_rwdirs, 2);
