@@ -501,38 +501,55 @@ static int run_command(char **argv)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/*
+ * The exit device, opened from the initramfs's /dev before the switch: the
+ * new root may have no /dev (a --rw chroot) or a /dev without our nodes.
+ */
+static struct {
+	int fd;			/* /dev/port, or /dev/mem with map */
+	unsigned long long addr;
+	volatile unsigned char *map;
+	bool port;
+} exitdev = { .fd = -1 };
+
+static void exit_dev_open(void)
+{
+	const char *colon = strchr(cfg.exit_dev, ':');
+
+	if (!colon) {
+		msg("lkvm named no exit device: the command's status cannot be reported");
+		return;
+	}
+	exitdev.addr = strtoull(colon + 1, NULL, 0);
+	exitdev.port = !strncmp(cfg.exit_dev, "port:", 5);
+	if (exitdev.port) {
+		exitdev.fd = open("/dev/port", O_WRONLY | O_CLOEXEC);
+	} else {
+		long page = sysconf(_SC_PAGESIZE);
+		off_t base = (off_t)(exitdev.addr & ~(unsigned long long)(page - 1));
+		void *p;
+
+		exitdev.fd = open("/dev/mem", O_RDWR | O_SYNC | O_CLOEXEC);
+		p = exitdev.fd < 0 ? MAP_FAILED :
+			mmap(NULL, page, PROT_WRITE, MAP_SHARED, exitdev.fd, base);
+		if (p != MAP_FAILED)
+			exitdev.map = (volatile unsigned char *)p + (exitdev.addr - base);
+	}
+	if (exitdev.fd < 0 || (!exitdev.port && !exitdev.map))
+		msg("cannot open the exit device %s: %s", cfg.exit_dev, strerror(errno));
+}
+
 /* One byte to register reg of the exit device; 0 or -1. */
 static int exit_dev_write(unsigned int reg, unsigned char b)
 {
-	unsigned long long addr;
-	const char *colon = strchr(cfg.exit_dev, ':');
-	int fd, ret = -1;
-
-	if (!colon)
-		return -1;
-	addr = strtoull(colon + 1, NULL, 0) + reg;
-	if (!strncmp(cfg.exit_dev, "port:", 5)) {
-		fd = open("/dev/port", O_WRONLY | O_CLOEXEC);
-		if (fd >= 0 && pwrite(fd, &b, 1, (off_t)addr) == 1)
-			ret = 0;
-	} else {
-		long page = sysconf(_SC_PAGESIZE);
-		off_t base = (off_t)(addr & ~(unsigned long long)(page - 1));
-		volatile unsigned char *p;
-
-		fd = open("/dev/mem", O_RDWR | O_SYNC | O_CLOEXEC);
-		p = fd < 0 ? MAP_FAILED : mmap(NULL, page, PROT_WRITE, MAP_SHARED, fd, base);
-		if (p != MAP_FAILED) {
-			p[addr - base] = b;
-			munmap((void *)p, page);
-			ret = 0;
-		}
+	if (exitdev.port && exitdev.fd >= 0 &&
+	    pwrite(exitdev.fd, &b, 1, (off_t)(exitdev.addr + reg)) == 1)
+		return 0;
+	if (!exitdev.port && exitdev.map) {
+		exitdev.map[reg] = b;
+		return 0;
 	}
-	if (ret)
-		msg("cannot write to the exit device %s: %s", cfg.exit_dev, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	return ret;
+	return -1;
 }
 
 /* Hand status to lkvm: the VM stops at the write.  Returns on failure. */
@@ -540,6 +557,7 @@ static void report_status(int status)
 {
 	if (exit_dev_write(0, (unsigned char)status) == 0)
 		pause();
+	msg("could not report status %d through the exit device", status);
 }
 
 static int setup(void)
@@ -571,6 +589,7 @@ int main(void)
 
 	mount("devtmpfs", "/dev", "devtmpfs", 0, "mode=0755");
 	parse_config();
+	exit_dev_open();
 	argv = read_argv();
 	load_modules();
 	status = setup() ? STATUS_SETUP_FAILED : run_command(argv);

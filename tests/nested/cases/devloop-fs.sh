@@ -2,7 +2,8 @@
 # files (its root is L1's / over 9p), starts in the caller's directory,
 # may write anywhere without anything reaching L1 (tmpfs overlay), while
 # --rwdir writes do reach L1; /tmp is the guest's own.  --rootfs DIR
-# boots a busybox tree instead, with the modules from --modules.
+# boots a busybox tree instead, with the modules from --modules, and with
+# --rw the guest's writes go into that tree.
 CASE_FLAVOUR=amd64
 CASE_TIMEOUT=200
 CASE_CUSTOM_RUN=1
@@ -54,6 +55,18 @@ case_l1_run() {
 	echo
 	echo "RUN2_RC=$rc"
 	echo "L1_BB_WROTE=$( [ -e "$T/bbroot/bb-wrote" ] && echo present || echo absent)"
+
+	# --rw: no overlay, the guest writes into the export itself (and
+	# creates no directories there: give the tree its mount points).
+	mkdir -p "$T/bbroot/proc" "$T/bbroot/dev" "$T/bbroot/sys"
+	timeout -s TERM -k 5 60 lkvm run -k "$L2_KERNEL" --rootfs "$T/bbroot" --rw \
+		--modules "/lib/modules/$(ls /lib/modules | head -n1)" -- sh -c '
+		echo "RW_ROOTFS=$(grep " / " /proc/mounts | cut -d" " -f3)"
+		echo written > /rw-wrote' < /dev/null
+	rc=$?
+	echo
+	echo "RUN3_RC=$rc"
+	echo "L1_RW_WROTE=$(cat "$T/bbroot/rw-wrote" 2>&1)"
 	return 0
 }
 
@@ -82,4 +95,7 @@ case_check() {
 	same "--rootfs tree's file" "$(console_value ROOTFS_MARKER)" bb-marker
 	same "--rootfs write stayed in the guest" "$(console_value L1_BB_WROTE)" absent
 	expect_console '^ROOTFS_LS=.*bin,.*marker,'
+	same "--rw run's status" "$(console_value RUN3_RC)" 0
+	same "--rw root is the 9p export" "$(console_value RW_ROOTFS)" 9p
+	same "--rw write reached L1" "$(console_value L1_RW_WROTE)" written
 }

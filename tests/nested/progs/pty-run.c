@@ -45,8 +45,12 @@ int main(int argc, char **argv)
 	pid_t pid;
 	char buf[4096];
 
-	if (argc < 2 || master < 0 || grantpt(master) || unlockpt(master)) {
+	if (argc < 2) {
 		fprintf(stderr, "usage: pty-run CMD [ARGS...]\n");
+		return 2;
+	}
+	if (master < 0 || grantpt(master) || unlockpt(master)) {
+		perror("pty-run: no pseudo-terminal (is devpts mounted?)");
 		return 2;
 	}
 	ioctl(master, TIOCSWINSZ, &ws);
