@@ -20,7 +20,17 @@ endif
 # link against too; a test pulls in only what it uses.
 LIB_SRCS := $(filter-out main.c,$(wildcard *.c)) \
             $(wildcard virtio/*.c disk/*.c net/*.c hw/*.c $(ARCH_DIR)/*.c)
-LIB_OBJS := $(LIB_SRCS:.c=.o)
+LIB_OBJS := $(LIB_SRCS:.c=.o) guest/init-blob.o
+
+# lkvm's guest init (guest/init.c): static, for the guest's architecture
+# (the same compiler as lkvm itself), carried inside the lkvm binary.
+GUEST_INIT_CFLAGS := -O2 -static -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE
+
+guest/lkvm-init: guest/init.c
+	$(CC) $(GUEST_INIT_CFLAGS) -o $@ $<
+
+guest/init-blob.o: guest/init-blob.S guest/lkvm-init
+	$(CC) -c -o $@ $<
 
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 UNIT_BINS := $(UNIT_SRCS:.c=)
@@ -72,6 +82,10 @@ build-asan/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_CFLAGS) -c -o $@ $<
 
+build-asan/guest/init-blob.o: guest/init-blob.o
+	@mkdir -p $(dir $@)
+	cp $< $@
+
 build-asan/liblkvm.a: $(SAN_OBJS)
 	rm -f $@
 	ar rcs $@ $^
@@ -101,7 +115,7 @@ bench: lkvm guests
 	bench/run.sh
 
 clean:
-	rm -rf lkvm liblkvm.a build-asan build-weak tests/order/virtq-order tests/order/virtq-order-weak $(LIB_OBJS) main.o $(UNIT_BINS) \
+	rm -rf lkvm liblkvm.a guest/lkvm-init build-asan build-weak tests/order/virtq-order tests/order/virtq-order-weak $(LIB_OBJS) main.o $(UNIT_BINS) \
 		tests/unit/*.o $(shell find . -name '*.d' -not -path './.git/*')
 	$(MAKE) -C tests/guests clean
 	$(MAKE) -C tests/fuzz clean

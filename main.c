@@ -15,6 +15,7 @@ static void usage(FILE *out)
 	fputs("usage: lkvm COMMAND [options]\n"
 	      "commands:\n"
 	      "  run       start a virtual machine (lkvm run --help)\n"
+	      "  sandbox   run options -- CMD: run CMD in a guest of the host's userland\n"
 	      "  list      running VMs: name, pid, state\n"
 	      "  stop      stop a VM (--name NAME) or all (--all)\n"
 	      "  pause     pause a VM's vCPUs (--name NAME)\n"
@@ -30,7 +31,7 @@ static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } commands[] = {
-	{ "run", cmd_run }, { "list", cmd_list }, { "stop", cmd_stop },
+	{ "run", cmd_run }, { "sandbox", cmd_sandbox }, { "list", cmd_list }, { "stop", cmd_stop },
 	{ "pause", cmd_pause }, { "resume", cmd_resume },
 	{ "balloon", cmd_balloon }, { "stat", cmd_stat }, { "debug", cmd_debug },
 };

@@ -17,6 +17,7 @@ enum {
 	OPT_TEST_DEVICE, OPT_TIMEOUT, OPT_HELP,
 	OPT_BALLOON, OPT_9P, OPT_VSOCK, OPT_SANDBOX, OPT_NODHCP, OPT_DEV,
 	OPT_HUGETLBFS, OPT_VFIO,
+	OPT_ROOTFS, OPT_RW, OPT_RWDIR, OPT_MODULES,
 };
 
 static const struct option run_options[] = {
@@ -36,6 +37,10 @@ static const struct option run_options[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "test-device", no_argument, NULL, OPT_TEST_DEVICE },
 	{ "help", no_argument, NULL, OPT_HELP },
+	{ "rootfs", required_argument, NULL, OPT_ROOTFS },
+	{ "rw", no_argument, NULL, OPT_RW },
+	{ "rwdir", required_argument, NULL, OPT_RWDIR },
+	{ "modules", required_argument, NULL, OPT_MODULES },
 	/* kvmtool options not built yet: recognised so the message is clear. */
 	{ "balloon", no_argument, NULL, OPT_BALLOON },
 	{ "9p", required_argument, NULL, OPT_9P },
@@ -50,8 +55,9 @@ static const struct option run_options[] = {
 
 void print_run_usage(FILE *out)
 {
-	fputs("usage: lkvm run -k KERNEL [options]\n"
-	      "  -k, --kernel FILE       bzImage, or a flat binary (test guests)\n"
+	fputs("usage: lkvm run [-k KERNEL] [options] [-- CMD [ARGS...]]\n"
+	      "  -k, --kernel FILE       bzImage, or a flat binary (test guests); default: the first\n"
+	      "                          of ./bzImage, ./arch/x86/boot/bzImage, /boot/vmlinuz-$(uname -r)\n"
 	      "  -i, --initrd FILE       initial ramdisk\n"
 	      "  -p, --params TEXT       appended to the kernel command line\n"
 	      "  -m, --mem SIZE          guest RAM, MiB or with K/M/G suffix (default 256)\n"
@@ -73,9 +79,20 @@ void print_run_usage(FILE *out)
 	      "                          how virtio devices appear (default pci)\n"
 	      "      --timeout SECONDS   stop the guest and exit 124 after SECONDS\n"
 	      "      --debug             log unhandled I/O and other details\n"
+	      "Without -i, -d or -f the guest's root is the host's / over virtio-9p, read-only\n"
+	      "with a tmpfs overlay (writes stay in the guest), and lkvm's own init runs CMD\n"
+	      "(or a shell) in the current directory; lkvm exits with its status:\n"
+	      "      --rootfs DIR        export DIR as the root instead of /\n"
+	      "      --rw                no overlay: the guest writes to the exported root\n"
+	      "      --rwdir PATH        host directory PATH writable at the same path (repeat)\n"
+	      "      --modules DIR       the kernel's modules (/lib/modules/REL, or an\n"
+	      "                          INSTALL_MOD_PATH tree); default: the root's /lib/modules\n"
 	      "Console: Ctrl-A x stops the guest; Ctrl-A Ctrl-A sends Ctrl-A.\n"
 	      "Exit status: 0 guest rebooted or powered off, 1 fatal VM error,\n"
-	      "  2 bad command line, 3 guest kernel panic, 124 timeout.\n", out);
+	      "  2 bad command line, 3 guest kernel panic, 124 timeout.\n"
+	      "  With lkvm's init: CMD's status (0-255); 3 and \"guest reported a kernel\n"
+	      "  panic\" on stderr for a panic; 125 the guest ended without a status; 127 CMD\n"
+	      "  could not be started; 124 timeout.\n", out);
 }
 
 int parse_mem_size(const char *s, u64 *mib)
@@ -213,6 +230,14 @@ static int parse_one(int opt, const char *arg, struct lkvm_config *cfg)
 		cfg->net_specs[cfg->nr_nics++] = arg;
 		break;
 	}
+	case OPT_ROOTFS: cfg->rootfs = arg; break;
+	case OPT_RW: cfg->rootfs_rw = true; break;
+	case OPT_MODULES: cfg->modules_dir = arg; break;
+	case OPT_RWDIR:
+		if (cfg->nr_rwdirs >= LKVM_MAX_RWDIRS)
+			return usage_error("too many --rwdir (%s)", arg);
+		cfg->rwdirs[cfg->nr_rwdirs++] = arg;
+		break;
 	case OPT_SANDBOX: case OPT_NODHCP: case OPT_DEV:
 	case OPT_HUGETLBFS: case OPT_VFIO:
 		return -1; /* reported by the caller, which knows the name */
@@ -237,7 +262,8 @@ int parse_run_options(int argc, char **argv, struct lkvm_config *cfg)
 	config_defaults(cfg);
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":k:i:p:m:c:f:d:n:", run_options, NULL)) != -1) {
+	/* "+": stop at the first non-option, so that "--" ends the options. */
+	while ((opt = getopt_long(argc, argv, "+:k:i:p:m:c:f:d:n:", run_options, NULL)) != -1) {
 		if (opt == OPT_HELP) {
 			print_run_usage(stdout);
 			return -1;
@@ -252,9 +278,12 @@ int parse_run_options(int argc, char **argv, struct lkvm_config *cfg)
 		if (ret)
 			return ret;
 	}
-	if (optind < argc)
-		return usage_error("unexpected argument '%s'", argv[optind]);
-	if (!cfg->kernel_path && !cfg->firmware_path)
-		return usage_error("%s", "no kernel: give -k bzImage");
+	if (optind > 1 && !strcmp(argv[optind - 1], "--")) {
+		cfg->command_given = true;
+		cfg->command = argv + optind;
+	} else if (optind < argc) {
+		return usage_error("unexpected argument '%s' (a command goes after --)",
+				   argv[optind]);
+	}
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "lkvm/devloop.h"
 #include "lkvm/kvm.h"
 #include "lkvm/kvm-arch.h"
 #include "lkvm/kvm-cpu.h"
@@ -96,11 +97,15 @@ int cmd_run(int argc, char **argv)
 	if (ret)
 		return ret < 0 ? 0 : ret;
 	log_debug_enabled = cfg.debug;
+	ret = devloop_configure(&cfg);
+	if (ret)
+		return ret;
 
 	start_signal_thread();
 	kvm = running_vm = kvm_create(&cfg);
 	/* Devices first: the firmware tables built at load time describe them. */
 	kvm_arch_init_devices(kvm);
+	devloop_pack_initramfs(kvm);
 	virtio_devices_init(kvm);
 	kvm_arch_load_guest(kvm);
 	kvm_cpus_create(kvm);
@@ -115,8 +120,17 @@ int cmd_run(int argc, char **argv)
 	mgmt_server_stop();
 	term_restore();
 
-	ret = exit_status(kvm, timed_out);
+	ret = devloop_exit_status(kvm, exit_status(kvm, timed_out));
 	/* The console thread may still be in read(): leave without joining it. */
 	fflush(stdout);
 	return ret;
+}
+
+int cmd_sandbox(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--") && i + 1 < argc)
+			return cmd_run(argc, argv);
+	fputs("usage: lkvm sandbox [run options] -- CMD [ARGS...]\n", stderr);
+	return LKVM_EXIT_USAGE;
 }

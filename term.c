@@ -24,6 +24,9 @@ static struct {
 	struct termios saved;
 	bool raw;
 	bool escape;
+	bool eof_to_guest;	/* send ^D at the end of piped input */
+	bool held;		/* stdin not read until the guest is ready */
+	u8 last;		/* the last byte delivered */
 	struct console_input input;
 	pthread_mutex_t lock;
 	pthread_cond_t room;
@@ -150,11 +153,59 @@ static size_t filter_escapes(const u8 *buf, size_t n, u8 *dst)
 	return out;
 }
 
+void term_send_eof(bool on)
+{
+	term.eof_to_guest = on;
+}
+
+void term_hold_input(void)
+{
+	term.held = true;
+}
+
+void term_release_input(void)
+{
+	pthread_mutex_lock(&term.lock);
+	term.held = false;
+	pthread_cond_broadcast(&term.room);
+	pthread_mutex_unlock(&term.lock);
+}
+
+/* Until released, or the VM stops (checked every 200 ms). */
+static void wait_until_released(void)
+{
+	pthread_mutex_lock(&term.lock);
+	while (term.held && !kvm_stopping(term.kvm)) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 200 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&term.room, &term.lock, &ts);
+	}
+	pthread_mutex_unlock(&term.lock);
+}
+
+/*
+ * A guest tty in canonical mode reads ^D as end of file only at the start
+ * of a line: after a partial line the first ^D ends the line.
+ */
+static void deliver_eof(void)
+{
+	static const u8 eot[2] = { 0x04, 0x04 };
+
+	deliver(eot, term.last == '\n' || term.last == 0 ? 1 : 2);
+}
+
 static void *term_thread(void *arg UNUSED)
 {
 	u8 buf[256], filtered[2 * sizeof(buf)];
 
 	pthread_setname_np(pthread_self(), "console-in");
+	wait_until_released();
 	while (!kvm_stopping(term.kvm)) {
 		struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
 		int r = poll(&p, 1, 200);
@@ -165,12 +216,16 @@ static void *term_thread(void *arg UNUSED)
 		n = read(STDIN_FILENO, buf, sizeof(buf));
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
-		if (n <= 0)
+		if (n <= 0) {
+			if (n == 0 && term.eof_to_guest && !term.raw)
+				deliver_eof();
 			break;	/* EOF: the guest keeps running without input */
+		}
 		if (term.raw)
 			deliver(filtered, filter_escapes(buf, n, filtered));
 		else
 			deliver(buf, n);
+		term.last = buf[n - 1];
 	}
 	return NULL;
 }

@@ -22,6 +22,24 @@ bool bzimage_detect(const u8 *img, size_t size)
 	return size >= HDRS_OFFSET + 4 && get_le32(img + HDRS_OFFSET) == HDRS_MAGIC;
 }
 
+int bzimage_release(const u8 *img, size_t size, char *buf, size_t len)
+{
+	size_t off, n = 0;
+
+	if (!bzimage_detect(img, size))
+		return -ENOEXEC;
+	off = (size_t)(img[0x20e] | img[0x20f] << 8) + 0x200;
+	if (off == 0x200 || off >= size || !len)
+		return -ENODATA;
+	while (off + n < size && n + 1 < len && img[off + n] > ' ' && img[off + n] < 0x7f)
+		n++;
+	if (!n)
+		return -ENODATA;
+	memcpy(buf, img + off, n);
+	buf[n] = '\0';
+	return 0;
+}
+
 int bzimage_parse(const u8 *img, size_t size, struct bzimage_info *info,
 		  const char **why)
 {

@@ -21,6 +21,12 @@ struct bzimage_info {
 };
 
 bool bzimage_detect(const u8 *img, size_t size);
+/*
+ * The release named by the header's kernel_version string (boot protocol
+ * 2.00+: a pointer at 0x20e, relative to 0x200): its first word.  0, or
+ * -ENOEXEC (not a bzImage), -ENODATA (no usable string).
+ */
+int bzimage_release(const u8 *img, size_t size, char *buf, size_t len);
 /* 0, or -EINVAL with *why set to a message naming the problem. */
 int bzimage_parse(const u8 *img, size_t size, struct bzimage_info *info,
 		  const char **why);

@@ -1,6 +1,7 @@
 /* The PC platform devices every x86 guest gets. */
 #include <errno.h>
 #include <string.h>
+#include "lkvm/exit-dev.h"
 #include "lkvm/i8042.h"
 #include "lkvm/kvm-arch.h"
 #include "lkvm/log.h"
@@ -84,6 +85,7 @@ void kvm_arch_init_devices(struct kvm *kvm)
 	check(i8042_register(kvm, &kbc), "i8042");
 	check(acpi_pm_register(kvm, X86_ACPI_PM_PORT), "ACPI PM");
 	check(pvpanic_register(kvm, X86_PVPANIC_PORT), "pvpanic");
+	check(exit_dev_register(kvm, EXIT_DEV_PIO, X86_EXIT_DEV_PORT), "exit device");
 	check(pci_host_init(kvm), "PCI host bridge");
 	check(bus_register(&kvm->pio_bus, 0x61, 1, port61_io, NULL, "port 0x61"), "port 0x61");
 	if (kvm->cfg->test_device)

@@ -38,5 +38,6 @@
 #define X86_ACPI_PM_PORT	0x600
 #define X86_ACPI_SCI_IRQ	9
 #define X86_PVPANIC_PORT	0x505
+#define X86_EXIT_DEV_PORT	0x500	/* lkvm/exit-dev.h: guest-chosen exit status */
 
 #endif

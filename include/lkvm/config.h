@@ -8,6 +8,7 @@
 #define LKVM_MAX_NICS 8
 #define LKVM_MAX_CPUS 64
 #define LKVM_MAX_9P 8
+#define LKVM_MAX_RWDIRS 4
 
 /* What `lkvm run` was asked to do, after option parsing. */
 struct lkvm_config {
@@ -32,6 +33,14 @@ struct lkvm_config {
 	unsigned int nr_nics;
 	const char *p9_specs[LKVM_MAX_9P];
 	unsigned int nr_p9;
+	/* The kernel developer's loop (devloop.c): host root over 9p, a command. */
+	const char *rootfs;	/* --rootfs: export this instead of / */
+	bool rootfs_rw;		/* --rw: the export is written to */
+	const char *rwdirs[LKVM_MAX_RWDIRS];	/* --rwdir: writable at the same path */
+	unsigned int nr_rwdirs;
+	const char *modules_dir;	/* --modules: where the kernel's modules are */
+	char **command;		/* after "--": run in the guest (NULL-terminated) */
+	bool command_given;	/* "--" seen (an empty command: a shell) */
 };
 
 #endif

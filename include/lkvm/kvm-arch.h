@@ -33,5 +33,16 @@ int kvm_arch_console_sysrq(struct kvm *kvm, u8 key);
 void kvm_cpu_arch_dump(struct kvm_cpu *cpu);
 /* Architecture-specific exit reasons; false if unhandled. */
 bool kvm_cpu_arch_handle_exit(struct kvm_cpu *cpu);
+/*
+ * Kernel images tried, in order, when -k is not given (paths relative to
+ * the current directory, NULL-terminated); /boot/vmlinuz-RELEASE follows.
+ */
+extern const char *const kvm_arch_default_kernels[];
+/*
+ * The release (uname -r) of the Linux image img[0, size) into buf: 0;
+ * -ENOEXEC if it is not a Linux image this architecture boots; -ENODATA
+ * if the image does not say.
+ */
+int kvm_arch_kernel_release(const u8 *img, size_t size, char *buf, size_t len);
 
 #endif

@@ -6,7 +6,12 @@
 #define LKVM_EXIT_VM_ERROR 1
 #define LKVM_EXIT_PANIC 3
 #define LKVM_EXIT_TIMEOUT 124
+/* With lkvm's own init (devloop.c, guest/init.c): */
+#define LKVM_EXIT_NO_STATUS 125		/* the guest ended without reporting one */
+#define LKVM_EXIT_NOT_STARTED 127	/* CMD could not be executed */
 
 int cmd_run(int argc, char **argv);
+/* `lkvm sandbox [options] -- CMD`: kvmtool's name for run with a command. */
+int cmd_sandbox(int argc, char **argv);
 
 #endif

@@ -1,6 +1,8 @@
 #ifndef LKVM_TERM_H
 #define LKVM_TERM_H
 
+#include <stdbool.h>
+
 #include <stddef.h>
 #include "lkvm/compiler.h"
 
@@ -26,6 +28,14 @@ void term_start(void);
 /* Tell the reader that the input device has room again. */
 void term_input_ready(void);
 void term_restore(void);
+/*
+ * lkvm's own init: stdin is not read until the guest says its console is
+ * set up (exit device, offset 1), so no byte is lost to the UART's FIFO
+ * reset or echoed; piped input ends with ^D (EOF for a canonical tty).
+ */
+void term_hold_input(void);
+void term_release_input(void);
+void term_send_eof(bool on);
 /* Guest console output; safe from any thread. */
 void console_write(const u8 *buf, size_t n);
 

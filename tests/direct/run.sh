@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-CASES="hello exitcode probe reset dispatch longmode smp triple pio-loop
+CASES="hello exitcode exitdev probe reset dispatch longmode smp triple pio-loop
 	missing-kernel unknown-option timeout sigterm console-pty"
 
 passed=0 failed=0 skipped=0
@@ -112,6 +112,12 @@ case_hello() {
 case_exitcode() {
 	run_guest exitcode --test-device || return
 	expect exitcode 42 '^exitcode: exiting with 42$'
+}
+
+# The exit device is always there: its status becomes lkvm's.
+case_exitdev() {
+	run_guest exitdev || return
+	expect exitdev 7 '^exitdev: exiting with 7$'
 }
 
 # Without --test-device the test device must not exist.

@@ -23,6 +23,14 @@ virtio_console virtio-rng virtio_balloon pvpanic pvpanic-mmio
 vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport
 netfs fscache 9pnet 9pnet_virtio 9p"
 
+# The guest kernel's modules that `lkvm run` without -i packs into its own
+# initramfs (devloop.c), staged in L1 at /lib/modules/KREL with the
+# kernel's modules.builtin: L1's / is then the host root those cases export.
+# No modules.dep (no depmod here): lkvm reads each module's depends=.
+DEVLOOP_MODULES="9p 9pnet 9pnet_virtio netfs fscache overlay virtio virtio_ring
+virtio_pci virtio_pci_modern_dev virtio_pci_legacy_dev virtio_mmio virtio_blk
+virtio_net net_failover failover virtio_console virtio-rng pvpanic pvpanic-mmio"
+
 # Modules L1 needs for /dev/kvm and /dev/vhost-vsock, in dependency order.
 L1_MODULES="irqbypass kvm kvm-amd vhost_iotlb vhost vsock
 vmw_vsock_virtio_transport_common vhost_vsock tun tap vhost_net"
@@ -291,6 +299,7 @@ build_l1_initramfs() {
 		cp "$p" "$root/lib/l1-modules/$m.ko"
 	done
 	cp "$KIMAGE" "$root/guest/vmlinuz"
+	stage_guest_modules "$root"
 	cp "$l2initrd" "$root/guest/initrd.cpio.gz"
 	stage_program "$root" "$lkvm" /usr/local/bin/lkvm
 	stage_test_programs "$root" "$work" || return 1
@@ -304,6 +313,19 @@ build_l1_initramfs() {
 		printf '%s\n' "$extra"
 	} > "$root/etc/l1.conf"
 	cpio_pack "$root" "$out" none
+}
+
+# DEVLOOP_MODULES of the guest kernel at their own paths in ROOT/lib/modules/KREL.
+stage_guest_modules() {
+	local root=$1 m p dest=$1/lib/modules/$KREL
+	mkdir -p "$dest"
+	[ -f "$KMODDIR/modules.builtin" ] && cp "$KMODDIR/modules.builtin" "$dest/"
+	for m in $DEVLOOP_MODULES; do
+		p=$(kernel_module_path "$m")
+		[ -n "$p" ] || continue
+		mkdir -p "$dest/$(dirname "${p#"$KMODDIR"/}")"
+		cp "$p" "$dest/${p#"$KMODDIR"/}"
+	done
 }
 
 # Disk-image tools for the virtio-blk cases (blk-qcow2, blk-ext4, blk-soak)

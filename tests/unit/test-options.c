@@ -49,13 +49,81 @@ static void test_bad_values_exit_2(void)
 	CHECK_EQ(PARSE(&cfg, "-k", "k", "--bogus"), LKVM_EXIT_USAGE);
 	CHECK_EQ(PARSE(&cfg, "-k", "k", "stray"), LKVM_EXIT_USAGE);
 	CHECK_EQ(PARSE(&cfg, "-k"), LKVM_EXIT_USAGE);
-	CHECK_EQ(PARSE(&cfg, "-m", "128"), LKVM_EXIT_USAGE);	/* no kernel */
 	CHECK_EQ(PARSE(&cfg, "-k", "k", "--virtio-transport", "usb"), LKVM_EXIT_USAGE);
 	/* -d specs are checked when read, format= included. */
 	CHECK_EQ(PARSE(&cfg, "-k", "k", "-d", "a.img,format=bogus"), LKVM_EXIT_USAGE);
 	CHECK_EQ(PARSE(&cfg, "-k", "k", "-d", "a.img,rw"), LKVM_EXIT_USAGE);
 	CHECK_EQ(PARSE(&cfg, "-k", "k", "-d", "a.img,format=raw", "-d", "b.img,format=qcow2,ro"), 0);
 	CHECK_EQ(cfg.nr_disks, 2);
+}
+
+/* The kernel is optional now: run.c's devloop_configure() looks for one. */
+static void test_kernel_optional(void)
+{
+	struct lkvm_config cfg;
+
+	CHECK_EQ(PARSE(&cfg, "-m", "128"), 0);
+	CHECK(cfg.kernel_path == NULL);
+	CHECK(!cfg.command_given);
+	CHECK(cfg.command == NULL);
+}
+
+/* cfg.command points into argv: keep each argv alive while it is checked. */
+static void test_command_after_double_dash(void)
+{
+	struct lkvm_config cfg;
+	char *a1[] = { "run", "-k", "k", "--", "sh", "-c", "exit 7", NULL };
+	char *a2[] = { "run", "--", "-m", "5", "--rw", NULL };
+	char *a3[] = { "run", "-m", "512", "--", NULL };
+
+	CHECK_EQ(parse_run_options(7, a1, &cfg), 0);
+	CHECK(cfg.command_given);
+	CHECK_STR(cfg.command[0], "sh");
+	CHECK_STR(cfg.command[1], "-c");
+	CHECK_STR(cfg.command[2], "exit 7");
+	CHECK(cfg.command[3] == NULL);
+
+	/* After "--" nothing is an lkvm option. */
+	CHECK_EQ(parse_run_options(5, a2, &cfg), 0);
+	CHECK_EQ(cfg.ram_mib, 256);
+	CHECK(!cfg.rootfs_rw);
+	CHECK_STR(cfg.command[0], "-m");
+	CHECK_STR(cfg.command[2], "--rw");
+
+	/* "--" alone: lkvm's init starts a shell. */
+	CHECK_EQ(parse_run_options(4, a3, &cfg), 0);
+	CHECK(cfg.command_given);
+	CHECK(cfg.command[0] == NULL);
+	CHECK_EQ(cfg.ram_mib, 512);
+
+	/* A command without "--" is refused, before or after options. */
+	CHECK_EQ(PARSE(&cfg, "true"), LKVM_EXIT_USAGE);
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "true", "--"), LKVM_EXIT_USAGE);
+}
+
+static void test_root_options(void)
+{
+	struct lkvm_config cfg;
+
+	char *args[] = { "run", "--rootfs", "/srv/chroot", "--rw", "--rwdir", "/a",
+			 "--rwdir", "/b", "--modules", "/m", "--", "make", NULL };
+
+	CHECK_EQ(parse_run_options(12, args, &cfg), 0);
+	CHECK_STR(cfg.rootfs, "/srv/chroot");
+	CHECK(cfg.rootfs_rw);
+	CHECK_EQ(cfg.nr_rwdirs, 2);
+	CHECK_STR(cfg.rwdirs[0], "/a");
+	CHECK_STR(cfg.rwdirs[1], "/b");
+	CHECK_STR(cfg.modules_dir, "/m");
+	CHECK_STR(cfg.command[0], "make");
+
+	CHECK_EQ(PARSE(&cfg, "-k", "k"), 0);
+	CHECK(cfg.rootfs == NULL && !cfg.rootfs_rw && cfg.nr_rwdirs == 0);
+
+	CHECK_EQ(PARSE(&cfg, "--rwdir", "/1", "--rwdir", "/2", "--rwdir", "/3",
+		       "--rwdir", "/4", "--rwdir", "/5"), LKVM_EXIT_USAGE);
+	CHECK_EQ(PARSE(&cfg, "--rootfs"), LKVM_EXIT_USAGE);
+	CHECK_EQ(PARSE(&cfg, "--rw=1"), LKVM_EXIT_USAGE);
 }
 
 static void test_unimplemented_options_refused(void)
@@ -138,6 +206,9 @@ int main(void)
 	RUN(test_long_and_short_options);
 	RUN(test_bad_values_exit_2);
 	RUN(test_unimplemented_options_refused);
+	RUN(test_kernel_optional);
+	RUN(test_command_after_double_dash);
+	RUN(test_root_options);
 	RUN(test_virtio_options);
 	RUN(test_network_option);
 	RUN(test_mem_size_units);

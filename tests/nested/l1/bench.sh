@@ -14,6 +14,15 @@ bench_cmd() {
 	lkvm)
 		set -- lkvm run -k "$L2_KERNEL" -i "$L2_INITRD" -p "$params" \
 			-m 256 -c 1 --name bench ;;
+	lkvm-run-true)
+		# The kernel developer's loop: no initramfs of ours, L1's / as
+		# the root over 9p, lkvm's init, modules, overlay, CMD.
+		set -- lkvm run -k "$L2_KERNEL" -m 256 -c 1 --name bench -- true ;;
+	lkvm-run-echo)
+		# The same, with the time to CMD's output and the guest's own
+		# uptime when CMD ran (kernel + init up to exec).
+		set -- lkvm run -k "$L2_KERNEL" -m 256 -c 1 --name bench -- \
+			sh -c 'echo LKVM-USERSPACE-OK; echo "GUEST-UPTIME $(cut -d" " -f1 /proc/uptime)"' ;;
 	qemu-microvm)
 		# microvm has no i8042: reboot=k would spin on port 0x64 for a
 		# minute before falling back to a triple fault; go there at once.
@@ -48,7 +57,8 @@ bench_run() {
 	ms1=$(uptime_ms)
 	boot=none
 	[ -f /tmp/bench.boot ] && boot=$(( $(cat /tmp/bench.boot) - ms0 ))
-	if [ "$boot" = none ]; then
+	grep -a '^GUEST-UPTIME' /tmp/bench.out | sed "s/^/@@LKVM-BENCH-UPTIME vmm=$1 /; s/\$/@@/"
+	if [ "$boot" = none ] && [ "$1" != lkvm-run-true ]; then
 		echo "--- $1 run $2: no user-space marker; its output ends:"
 		tail -n 15 /tmp/bench.out
 	fi

@@ -20,6 +20,7 @@ case_defaults() {
 	case_l1_after() { :; }
 	case_input() { :; }
 	case_l1_setup() { :; }
+	CASE_CUSTOM_RUN=0
 }
 
 # For case_input: waits until lkvm has printed PATTERN.  Gives up after
@@ -76,10 +77,14 @@ run_case() {
 	# once, which lkvm must cope with).  -k: a VMM that ignores SIGTERM is
 	# killed 5 s later.
 	case_input | {
-		timeout -s TERM -k 5 "$CASE_TIMEOUT" \
-			lkvm run -k "$L2_KERNEL" -i "$L2_INITRD" \
-			-p "$cmdline" -m "$CASE_MEM" -c "$CASE_CPUS" \
-			--name "$name" $CASE_ARGS 2>&1
+		if [ "$CASE_CUSTOM_RUN" = 1 ]; then
+			case_l1_run 2>&1
+		else
+			timeout -s TERM -k 5 "$CASE_TIMEOUT" \
+				lkvm run -k "$L2_KERNEL" -i "$L2_INITRD" \
+				-p "$cmdline" -m "$CASE_MEM" -c "$CASE_CPUS" \
+				--name "$name" $CASE_ARGS 2>&1
+		fi
 		echo $? > "$CASE_RC"
 	} | tee "$CASE_OUT" /dev/console | note_boot_time "/tmp/$name.boot"
 	ms1=$(uptime_ms)

@@ -1,0 +1,9 @@
+/* lkvm's guest init (guest/init.c, built static) inside the lkvm binary. */
+	.section .rodata
+	.balign 16
+	.globl lkvm_guest_init_start
+	.globl lkvm_guest_init_end
+lkvm_guest_init_start:
+	.incbin "guest/lkvm-init"
+lkvm_guest_init_end:
+	.section .note.GNU-stack,"",%progbits
