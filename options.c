@@ -50,7 +50,8 @@ static const struct option run_options[] = {
 void print_run_usage(FILE *out)
 {
 	fputs("usage: lkvm run -k KERNEL [options]\n"
-	      "  -k, --kernel FILE       bzImage, or a flat binary (test guests)\n"
+	      "  -k, --kernel FILE       bzImage, vmlinux (ELF with a PVH entry note),\n"
+	      "                          or a flat binary (test guests)\n"
 	      "  -i, --initrd FILE       initial ramdisk\n"
 	      "  -p, --params TEXT       appended to the kernel command line\n"
 	      "  -m, --mem SIZE          guest RAM, MiB or with K/M/G suffix (default 256)\n"

@@ -291,6 +291,7 @@ build_l1_initramfs() {
 		cp "$p" "$root/lib/l1-modules/$m.ko"
 	done
 	cp "$KIMAGE" "$root/guest/vmlinuz"
+	stage_l1_tools "$root"
 	cp "$l2initrd" "$root/guest/initrd.cpio.gz"
 	stage_program "$root" "$lkvm" /usr/local/bin/lkvm
 	stage_test_programs "$root" "$work" || return 1
@@ -304,6 +305,23 @@ build_l1_initramfs() {
 		printf '%s\n' "$extra"
 	} > "$root/etc/l1.conf"
 	cpio_pack "$root" "$out" none
+}
+
+# Extras that some cases name in CASE_L1_TOOLS (see cases/README), listed
+# in L1_TOOLS: "vmlinux" is the ELF inside the guest's bzImage at
+# /guest/vmlinux (PVH boot), "gdb" is gdb with its libraries.  A missing
+# one is left out, and the cases that need it report SKIP.
+stage_l1_tools() {
+	local root=$1 t
+	for t in ${L1_TOOLS:-}; do
+		case $t in
+		vmlinux) "$NESTED_DIR/extract-vmlinux.sh" "$KIMAGE" "$root/guest/vmlinux" ||
+				echo "nested: no vmlinux for the PVH cases" >&2 ;;
+		gdb) command -v gdb >/dev/null &&
+				stage_program "$root" "$(command -v gdb)" /usr/local/bin/gdb ;;
+		esac
+	done
+	return 0
 }
 
 # Disk-image tools for the virtio-blk cases (blk-qcow2, blk-ext4, blk-soak)
