@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include "lkvm/gdb.h"
 #include "lkvm/net.h"
 #include "lkvm/options.h"
 #include "lkvm/virtio-9p.h"
@@ -16,6 +17,7 @@ enum {
 	OPT_TEST_DEVICE, OPT_TIMEOUT, OPT_HELP,
 	OPT_BALLOON, OPT_9P, OPT_VSOCK, OPT_SANDBOX, OPT_NODHCP, OPT_DEV,
 	OPT_HUGETLBFS, OPT_VFIO,
+	OPT_GDB, OPT_GDB_WAIT, OPT_BOOT_TRACE,
 };
 
 static const struct option run_options[] = {
@@ -35,6 +37,9 @@ static const struct option run_options[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "test-device", no_argument, NULL, OPT_TEST_DEVICE },
 	{ "help", no_argument, NULL, OPT_HELP },
+	{ "gdb", required_argument, NULL, OPT_GDB },
+	{ "gdb-wait", no_argument, NULL, OPT_GDB_WAIT },
+	{ "boot-trace", no_argument, NULL, OPT_BOOT_TRACE },
 	/* kvmtool options not built yet: recognised so the message is clear. */
 	{ "balloon", no_argument, NULL, OPT_BALLOON },
 	{ "9p", required_argument, NULL, OPT_9P },
@@ -70,6 +75,10 @@ void print_run_usage(FILE *out)
 	      "                          how virtio devices appear (default pci)\n"
 	      "      --timeout SECONDS   stop the guest and exit 124 after SECONDS\n"
 	      "      --debug             log unhandled I/O and other details\n"
+	      "      --gdb [HOST:]PORT   GDB remote protocol server (HOST default 127.0.0.1)\n"
+	      "      --gdb-wait          hold the vCPUs until a debugger attaches (with --gdb)\n"
+	      "      --boot-trace        at exit, print when the VM was ready, the first vCPU\n"
+	      "                          entry, the first console byte and boot-progress write\n"
 	      "Console: Ctrl-A x stops the guest; Ctrl-A Ctrl-A sends Ctrl-A.\n"
 	      "Exit status: 0 guest rebooted or powered off, 1 fatal VM error,\n"
 	      "  2 bad command line, 3 guest kernel panic, 124 timeout.\n", out);
@@ -141,6 +150,17 @@ static int parse_one(int opt, const char *arg, struct lkvm_config *cfg)
 	case OPT_NAME: cfg->name = arg; break;
 	case OPT_DEBUG: cfg->debug = true; break;
 	case OPT_TEST_DEVICE: cfg->test_device = true; break;
+	case OPT_GDB: {
+		char host[64];
+		unsigned int port;
+
+		if (gdb_parse_addr(arg, host, sizeof(host), &port))
+			return usage_error("bad --gdb '%s': give [HOST:]PORT, e.g. 1234", arg);
+		cfg->gdb = arg;
+		break;
+	}
+	case OPT_GDB_WAIT: cfg->gdb_wait = true; break;
+	case OPT_BOOT_TRACE: cfg->boot_trace = true; break;
 	case 'm':
 		if (parse_mem_size(arg, &cfg->ram_mib) || cfg->ram_mib < 8)
 			return usage_error("bad memory size '%s': give MiB (at least 8) or e.g. 2G", arg);
@@ -243,6 +263,8 @@ int parse_run_options(int argc, char **argv, struct lkvm_config *cfg)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (cfg->gdb_wait && !cfg->gdb)
+		return usage_error("%s", "--gdb-wait needs --gdb PORT");
 	if (!cfg->kernel_path && !cfg->firmware_path)
 		return usage_error("%s", "no kernel: give -k bzImage");
 	return 0;

@@ -40,5 +40,6 @@
 #define X86_ACPI_PM_PORT	0x600
 #define X86_ACPI_SCI_IRQ	9
 #define X86_PVPANIC_PORT	0x505
+#define X86_BOOT_PROGRESS_PORT	0x514	/* --boot-trace: any write marks progress */
 
 #endif
