@@ -46,6 +46,8 @@ gdb_hw_bp:
 	addq	$2, %rbx
 	nop
 
+	movabsq	$gdb_counter, %rax
+	movq	%rbx, (%rax)		/* for a write watchpoint */
 	movq	%rbx, %rax
 	CHECK64	1, 3, "gdb-target: both labelled instructions ran once"
 	movabsq	$gdb_magic, %rax
@@ -65,4 +67,7 @@ gdb_magic:
 	.quad	0x1122334455667788
 	.globl gdb_release
 gdb_release:
+	.quad	0
+	.globl gdb_counter
+gdb_counter:
 	.quad	0
