@@ -8,7 +8,7 @@ CASE_CPUS=2
 
 case_l1_setup() {
 	if [ -f /guest/vmlinux ]; then
-		CASE_ARGS="-k /guest/vmlinux"
+		CASE_ARGS="-k /guest/vmlinux --boot-trace"
 	else
 		echo "LKVM-SKIP: no /guest/vmlinux (lz4 missing on the host?)"
 		CASE_ARGS="--timeout 1"
