@@ -114,40 +114,53 @@ static bool entry_loaded(const struct pvh_image *out)
 	return false;
 }
 
+static void read_phdr(const u8 *img, const Elf64_Ehdr *eh, unsigned int i, Elf64_Phdr *ph)
+{
+	memcpy(ph, img + eh->e_phoff + (u64)i * sizeof(*ph), sizeof(*ph));
+}
+
+/* The entry note first: an ELF without it is not a PVH kernel at all. */
+static int find_entry(const u8 *img, size_t size, const Elf64_Ehdr *eh, u64 *entry,
+		      const char **why)
+{
+	for (unsigned int i = 0; i < eh->e_phnum; i++) {
+		Elf64_Phdr ph;
+		int ret;
+
+		read_phdr(img, eh, i, &ph);
+		if (ph.p_type != PT_NOTE)
+			continue;
+		if (!in_file(size, ph.p_offset, ph.p_filesz))
+			return fail(why, "ELF note segment lies outside the file", -EINVAL);
+		ret = find_entry_note(img + ph.p_offset, ph.p_filesz, entry, why);
+		if (ret)
+			return ret < 0 ? ret : 0;
+	}
+	return fail(why, "ELF file has no XEN_ELFNOTE_PHYS32_ENTRY note (type 18) in a PT_NOTE segment: build the kernel with CONFIG_PVH=y, or boot its bzImage",
+		    -ENOEXEC);
+}
+
 int pvh_elf_parse(const u8 *img, size_t size, const struct guest_mem *mem,
 		  u64 min_paddr, struct pvh_image *out, const char **why)
 {
 	Elf64_Ehdr eh;
-	bool have_entry = false;
 	int ret;
 
 	memset(out, 0, sizeof(*out));
 	if (!elf_detect(img, size))
 		return fail(why, "not an ELF file", -EINVAL);
 	ret = check_header(img, size, &eh, why);
-	if (ret)
-		return ret;
-	for (unsigned int i = 0; i < eh.e_phnum; i++) {
+	if (!ret)
+		ret = find_entry(img, size, &eh, &out->entry, why);
+	for (unsigned int i = 0; !ret && i < eh.e_phnum; i++) {
 		Elf64_Phdr ph;
 
-		memcpy(&ph, img + eh.e_phoff + (u64)i * sizeof(ph), sizeof(ph));
-		if (ph.p_type == PT_LOAD) {
+		read_phdr(img, &eh, i, &ph);
+		if (ph.p_type == PT_LOAD)
 			ret = add_segment(out, &ph, size, mem, min_paddr, why);
-		} else if (ph.p_type == PT_NOTE && !have_entry) {
-			if (!in_file(size, ph.p_offset, ph.p_filesz))
-				return fail(why, "ELF note segment lies outside the file", -EINVAL);
-			ret = find_entry_note(img + ph.p_offset, ph.p_filesz, &out->entry, why);
-			have_entry = ret > 0;
-			ret = ret < 0 ? ret : 0;
-		} else {
-			ret = 0;
-		}
-		if (ret)
-			return ret;
 	}
-	if (!have_entry)
-		return fail(why, "ELF file has no XEN_ELFNOTE_PHYS32_ENTRY note (type 18) in a PT_NOTE segment: build the kernel with CONFIG_PVH=y, or boot its bzImage",
-			    -ENOEXEC);
+	if (ret)
+		return ret;
 	if (!out->nr_segs)
 		return fail(why, "ELF file has no PT_LOAD segment", -EINVAL);
 	if (!entry_loaded(out))

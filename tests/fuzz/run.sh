@@ -34,6 +34,8 @@ fuzz-qcow2         40000  65536
 fuzz-virtio-blk   160000  16384
 fuzz-virtio-pci   150000  16384
 fuzz-virtio-mmio  150000  16384
+fuzz-gdb-rsp      300000  16384
+fuzz-pvh-elf      300000  8192
 "
 
 passed=0 failed=0 skipped=0

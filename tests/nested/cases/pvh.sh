@@ -3,6 +3,8 @@
 # kernel finds the second CPU only through ACPI, so nproc=2 shows that
 # start_info's rsdp_paddr led it to the MADT; user space shows the initrd
 # module was found; the command line marker shows cmdline_paddr.
+# --boot-trace: the guest writes lkvm's boot-progress port (0x514 = 1300)
+# from user space, so all four milestones must be reported.
 CASE_L1_TOOLS="vmlinux"
 CASE_CPUS=2
 
@@ -20,6 +22,7 @@ case_guest() {
 	echo "nproc=$(nproc)"
 	echo "pvh_cmdline=$(grep -c 'lkvm.case=pvh' /proc/cmdline)"
 	echo "memtotal_kib=$(sed -n 's/^MemTotal: *\([0-9]*\) kB$/\1/p' /proc/meminfo)"
+	printf '\001' | dd of=/dev/port bs=1 seek=1300 2>/dev/null
 }
 
 case_check() {
@@ -33,5 +36,9 @@ case_check() {
 	mem=$(console_value memtotal_kib)
 	[ -n "$mem" ] && [ "$mem" -gt $((180 * 1024)) ] && [ "$mem" -le $((256 * 1024)) ] ||
 		fail "guest MemTotal '$mem' KiB does not fit -m 256"
-	note "$(grep -E 'boot-trace' "$CASE_LOG" | tr '\n' ';')"
+	for m in "VM ready" "first vCPU entry" "first console byte" "first boot-progress write"; do
+		expect_console "boot-trace: $m +[0-9]+\.[0-9]+ ms"
+	done
+	expect_console 'boot-trace: boot-progress writes: 1, first value 0x1'
+	note "$(grep -E 'boot-trace' "$CASE_LOG" | tr -d '\r' | tr '\n' ';')"
 }
