@@ -18,6 +18,7 @@ CASE_TIMEOUT=150
 case_l1_setup() {
 	command -v gdb > /dev/null ||
 		echo "LKVM-SKIP: no gdb in L1 (gdb-minimal could not be fetched)"
+	ip link set lo up	# the stub listens on 127.0.0.1
 }
 
 case_guest() {
@@ -75,12 +76,12 @@ case_check() {
 	expect_exit 0
 	addr=$(console_value getpid_addr | tr -d '\r')
 	[ -n "$addr" ] || fail "the guest printed no __x64_sys_getpid address"
-	expect_console "^gdb\| Breakpoint 1, 0x0*$addr in"
+	expect_console "^gdb\| (Thread [0-9]+ hit )?Breakpoint 1, 0x0*$addr in"
 	# Both the software and the hardware breakpoint stop show rip there.
 	[ "$(grep -cE "^gdb\| rip +0x0*$addr " "$CASE_LOG")" -ge 2 ] ||
 		fail "gdb did not show rip = 0x$addr at both breakpoint stops"
-	expect_console "^gdb\| Breakpoint 2, 0x0*$addr in"
-	expect_console '^gdb\| Hardware watchpoint 3: \*\(long \*\)0x'
+	expect_console "^gdb\| (Thread [0-9]+ hit )?Breakpoint 2, 0x0*$addr in"
+	expect_console '^gdb\| (Thread [0-9]+ hit )?Hardware watchpoint 3: \*\(long \*\)0x'
 	expect_console '^gdb\| New value = '
 	expect_console '^gdb\| \[Inferior 1 \(Remote target\) detached\]'
 	expect_console '^guest-ran-on-after-detach=yes'
