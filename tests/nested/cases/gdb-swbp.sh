@@ -2,11 +2,12 @@
 # on __x64_sys_getpid of a nokaslr Debian kernel with two vCPUs, set by gdb
 # in L1 (see gdb.sh for the guest side): the stop must come with rip at the
 # breakpoint, and after detach the guest runs on and powers off.
-# QEMU's TCG (7.2), which emulates L1's SVM, raises an L2 int3 as a
-# software interrupt without consulting the #BP exception intercept KVM
-# sets, so the guest itself takes the int3 (and Linux dies with "int3:
-# 0000"): this case then reports SKIP with that reason.  On a host with
-# hardware virtualization it runs for real.
+# Observed in this harness: the L2 guest itself takes the int3 (Linux
+# dies with "int3: 0000") although KVM_GUESTDBG_USE_SW_BP is set, most
+# likely because QEMU's TCG (7.2), which emulates L1's SVM, does not apply
+# the #BP exception intercept to the INT3 instruction.  This case then
+# reports SKIP with that reason; on a host with hardware virtualization it
+# runs for real.
 CASE_L1_TOOLS="gdb"
 CASE_APPEND="nokaslr"
 CASE_ARGS="--gdb 1234"
@@ -59,7 +60,7 @@ GDB
 
 case_l1_after() {
 	if grep -q 'int3: 0000 \[#1\]' "$CASE_OUT"; then
-		echo "LKVM-SKIP: the guest took the breakpoint's int3 itself: this L1 (QEMU TCG's SVM) does not deliver the #BP intercept for an L2 int3"
+		echo "LKVM-SKIP: the guest took the breakpoint's int3 itself: this L1 (QEMU TCG's emulated SVM) did not deliver the #BP intercept for an L2 int3"
 	fi
 }
 
