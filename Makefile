@@ -19,7 +19,7 @@ endif
 # Every source file except main.c goes into liblkvm.a, which the unit tests
 # link against too; a test pulls in only what it uses.
 LIB_SRCS := $(filter-out main.c,$(wildcard *.c)) \
-            $(wildcard virtio/*.c disk/*.c net/*.c hw/*.c $(ARCH_DIR)/*.c)
+            $(wildcard virtio/*.c disk/*.c net/*.c hw/*.c gdb/*.c $(ARCH_DIR)/*.c)
 LIB_OBJS := $(LIB_SRCS:.c=.o) guest/init-blob.o
 
 # lkvm's guest init (guest/init.c): static, for the guest's architecture

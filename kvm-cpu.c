@@ -14,6 +14,8 @@
 #include <unistd.h>
 #include "lkvm/kvm-cpu.h"
 #include "lkvm/kvm-arch.h"
+#include "lkvm/boot-trace.h"
+#include "lkvm/gdb.h"
 #include "lkvm/log.h"
 
 #define SIG_VCPU_KICK SIGUSR2
@@ -140,6 +142,10 @@ static void handle_exit(struct kvm_cpu *cpu)
 	case KVM_EXIT_SYSTEM_EVENT:
 		handle_system_event(cpu);
 		break;
+	case KVM_EXIT_DEBUG:
+		if (!gdb_vcpu_debug_exit(cpu))
+			fatal_exit(cpu, "KVM_EXIT_DEBUG without a debugger");
+		break;
 	case KVM_EXIT_FAIL_ENTRY:
 		snprintf(what, sizeof(what), "KVM_EXIT_FAIL_ENTRY (reason 0x%llx)",
 			 (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
@@ -234,8 +240,10 @@ void kvm_cpus_pause(struct kvm *kvm)
 	pthread_mutex_lock(&kvm->stop_lock);
 	__atomic_store_n(&kvm->paused, true, __ATOMIC_SEQ_CST);
 	pthread_mutex_unlock(&kvm->stop_lock);
+	/* Before kvm_cpus_start (--gdb-wait) there is no thread to kick. */
 	for (unsigned int i = 0; i < kvm->nr_cpus; i++)
-		kick(kvm->cpus[i]);
+		if (kvm->cpus[i]->thread)
+			kick(kvm->cpus[i]);
 }
 
 void kvm_cpus_resume(struct kvm *kvm)
@@ -266,6 +274,7 @@ static void *vcpu_thread(void *arg)
 			wait_while_paused(cpu);
 		if (kvm_stopping(cpu->kvm))
 			break;
+		boot_trace_mark(BOOT_FIRST_VCPU_RUN);
 		if (ioctl(cpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;

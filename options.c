@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lkvm/disk.h"
+#include "lkvm/gdb.h"
 #include "lkvm/net.h"
 #include "lkvm/options.h"
 #include "lkvm/virtio-9p.h"
@@ -18,6 +19,7 @@ enum {
 	OPT_BALLOON, OPT_9P, OPT_VSOCK, OPT_SANDBOX, OPT_NODHCP, OPT_DEV,
 	OPT_HUGETLBFS, OPT_VFIO,
 	OPT_ROOTFS, OPT_RW, OPT_RWDIR, OPT_MODULES,
+	OPT_GDB, OPT_GDB_WAIT, OPT_BOOT_TRACE,
 };
 
 static const struct option run_options[] = {
@@ -41,6 +43,9 @@ static const struct option run_options[] = {
 	{ "rw", no_argument, NULL, OPT_RW },
 	{ "rwdir", required_argument, NULL, OPT_RWDIR },
 	{ "modules", required_argument, NULL, OPT_MODULES },
+	{ "gdb", required_argument, NULL, OPT_GDB },
+	{ "gdb-wait", no_argument, NULL, OPT_GDB_WAIT },
+	{ "boot-trace", no_argument, NULL, OPT_BOOT_TRACE },
 	/* kvmtool options not built yet: recognised so the message is clear. */
 	{ "balloon", no_argument, NULL, OPT_BALLOON },
 	{ "9p", required_argument, NULL, OPT_9P },
@@ -56,8 +61,9 @@ static const struct option run_options[] = {
 void print_run_usage(FILE *out)
 {
 	fputs("usage: lkvm run [-k KERNEL] [options] [-- CMD [ARGS...]]\n"
-	      "  -k, --kernel FILE       bzImage, or a flat binary (test guests); default: the first\n"
-	      "                          of ./bzImage, ./arch/x86/boot/bzImage, /boot/vmlinuz-$(uname -r)\n"
+	      "  -k, --kernel FILE       bzImage, vmlinux (ELF with a PVH entry note), or a flat\n"
+	      "                          binary (test guests); default: the first of ./bzImage,\n"
+	      "                          ./arch/x86/boot/bzImage, /boot/vmlinuz-$(uname -r)\n"
 	      "  -i, --initrd FILE       initial ramdisk\n"
 	      "  -p, --params TEXT       appended to the kernel command line\n"
 	      "  -m, --mem SIZE          guest RAM, MiB or with K/M/G suffix (default 256)\n"
@@ -87,6 +93,10 @@ void print_run_usage(FILE *out)
 	      "      --rwdir PATH        host directory PATH writable at the same path (repeat)\n"
 	      "      --modules DIR       the kernel's modules (/lib/modules/REL, or an\n"
 	      "                          INSTALL_MOD_PATH tree); default: the root's /lib/modules\n"
+	      "      --gdb [HOST:]PORT   GDB remote protocol server (HOST default 127.0.0.1)\n"
+	      "      --gdb-wait          hold the vCPUs until a debugger attaches (with --gdb)\n"
+	      "      --boot-trace        at exit, print when the VM was ready, the first vCPU\n"
+	      "                          entry, the first console byte and boot-progress write\n"
 	      "Console: Ctrl-A x stops the guest; Ctrl-A Ctrl-A sends Ctrl-A.\n"
 	      "Exit status: 0 guest rebooted or powered off, 1 fatal VM error,\n"
 	      "  2 bad command line, 3 guest kernel panic, 124 timeout.\n"
@@ -161,6 +171,17 @@ static int parse_one(int opt, const char *arg, struct lkvm_config *cfg)
 	case OPT_NAME: cfg->name = arg; break;
 	case OPT_DEBUG: cfg->debug = true; break;
 	case OPT_TEST_DEVICE: cfg->test_device = true; break;
+	case OPT_GDB: {
+		char host[64];
+		unsigned int port;
+
+		if (gdb_parse_addr(arg, host, sizeof(host), &port))
+			return usage_error("bad --gdb '%s': give [HOST:]PORT, e.g. 1234", arg);
+		cfg->gdb = arg;
+		break;
+	}
+	case OPT_GDB_WAIT: cfg->gdb_wait = true; break;
+	case OPT_BOOT_TRACE: cfg->boot_trace = true; break;
 	case 'm':
 		if (parse_mem_size(arg, &cfg->ram_mib) || cfg->ram_mib < 8)
 			return usage_error("bad memory size '%s': give MiB (at least 8) or e.g. 2G", arg);
@@ -285,5 +306,7 @@ int parse_run_options(int argc, char **argv, struct lkvm_config *cfg)
 		return usage_error("unexpected argument '%s' (a command goes after --)",
 				   argv[optind]);
 	}
+	if (cfg->gdb_wait && !cfg->gdb)
+		return usage_error("%s", "--gdb-wait needs --gdb PORT");
 	return 0;
 }

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 #include "lkvm/devloop.h"
+#include "lkvm/boot-trace.h"
+#include "lkvm/gdb.h"
 #include "lkvm/kvm.h"
 #include "lkvm/kvm-arch.h"
 #include "lkvm/kvm-cpu.h"
@@ -100,6 +102,7 @@ int cmd_run(int argc, char **argv)
 	ret = devloop_configure(&cfg);
 	if (ret)
 		return ret;
+	boot_trace_start(cfg.boot_trace);
 
 	start_signal_thread();
 	kvm = running_vm = kvm_create(&cfg);
@@ -114,11 +117,18 @@ int cmd_run(int argc, char **argv)
 
 	term_init(kvm);
 	term_start();
+	/* --gdb-wait: the vCPU threads start held, before any guest instruction. */
+	if (cfg.gdb_wait)
+		kvm_cpus_pause(kvm);
+	boot_trace_mark(BOOT_VM_READY);
 	kvm_cpus_start(kvm);
+	if (cfg.gdb && gdb_stub_start(kvm, cfg.gdb) < 0)
+		kvm_request_stop(kvm, VM_STOP_ERROR);
 	timed_out = wait_for_stop(kvm, cfg.timeout_sec);
 	kvm_cpus_stop(kvm);
 	mgmt_server_stop();
 	term_restore();
+	boot_trace_report();
 
 	ret = devloop_exit_status(kvm, exit_status(kvm, timed_out));
 	/* The console thread may still be in read(): leave without joining it. */

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
+#include "lkvm/boot-trace.h"
 #include "lkvm/kvm.h"
 #include "lkvm/log.h"
 #include "lkvm/term.h"
@@ -87,6 +88,7 @@ void term_input_ready(void)
 
 void console_write(const u8 *buf, size_t n)
 {
+	boot_trace_mark(BOOT_FIRST_CONSOLE);
 	pthread_mutex_lock(&term.out_lock);
 	while (n) {
 		ssize_t w = write(STDOUT_FILENO, buf, n);

@@ -16,12 +16,15 @@
 # own /proc/uptime when CMD ran), on the generic kernel flavour (9p).
 #
 # usage: bench/boot-time.sh [--lkvm PATH] [--runs N] [--no-qemu] [--quiet]
-#                           [--devloop]
+#                           [--devloop] [--pvh]
 #   --runs N    boots per VMM (default 5)
 #   --no-qemu   lkvm only (QEMU and its libraries make L1's initramfs
 #               ~50 MB bigger)
 #   --quiet     add "quiet" to the guest command line (less console output,
 #               whose emulation dominates the boot time otherwise)
+#   --pvh       also lkvm-pvh: lkvm booting the vmlinux inside the same
+#               bzImage through its PVH entry (no decompressor), next to
+#               lkvm's bzImage boot
 # Not part of the test suite.  Exit status 77: the harness cannot run here.
 
 set -u
@@ -32,6 +35,7 @@ runs=5
 vmms="lkvm qemu-microvm"
 append=
 devloop=0
+pvh=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--lkvm) lkvm=$2; shift ;;
@@ -39,6 +43,7 @@ while [ $# -gt 0 ]; do
 	--no-qemu) vmms=lkvm ;;
 	--quiet) append=quiet ;;
 	--devloop) devloop=1 ;;
+	--pvh) pvh=1 ;;
 	-h|--help) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) nested_die "unknown option $1 (see --help)" ;;
 	esac
@@ -60,6 +65,10 @@ l1_kernel_prepare
 work=$(mktemp -d "${TMPDIR:-/tmp}/lkvm-bench.XXXXXX") || nested_die "mktemp"
 trap 'rm -rf "$work"' EXIT
 
+if [ "$pvh" = 1 ]; then
+	vmms="lkvm lkvm-pvh${vmms#lkvm}"
+	L1_TOOLS=vmlinux
+fi
 REFERENCE_QEMU=0
 [[ $vmms == *qemu* ]] && REFERENCE_QEMU=1
 per_run=120

@@ -10,6 +10,8 @@ PACKAGES=(
 	build-essential libaio-dev zlib1g-dev libfdt-dev libslirp-dev
 	# test guests and the nested Linux tier
 	qemu-system-x86 qemu-utils busybox-static cpio xz-utils e2fsprogs
+	# PVH cases (vmlinux from the LZ4 payload of the cloud kernel), gdb stub tests
+	lz4 gdb
 	# sanitizer builds of the unit tests, libFuzzer; iasl checks ACPI tables
 	clang libclang-rt-14-dev acpica-tools
 )

@@ -1,7 +1,7 @@
 #!/bin/bash
 # The whole test suite, as `make check` runs it: unit tests (plain and
 # ASan/UBSan builds), the virtqueue ordering test, the direct tier on
-# /dev/kvm and the nested Linux tier.  Each tier reports PASS/FAIL/SKIP
+# /dev/kvm (with the gdb stub against a real gdb) and the nested Linux tier.  Each tier reports PASS/FAIL/SKIP
 # lines; this script adds them up and prints one closing line:
 #   "check: N passed, N failed, N skipped"
 # A tier whose prerequisite is missing says SKIP loudly; skips are never
@@ -50,6 +50,7 @@ run_tier qcow2 tests/qcow2/run.sh
 run_tier fuzz tests/fuzz/run.sh
 run_tier direct tests/direct/run.sh --lkvm ./lkvm
 run_tier mgmt tests/direct/mgmt.sh --lkvm ./lkvm
+run_tier gdb tests/direct/gdb.sh --lkvm ./lkvm
 if [ -n "${LKVM_SKIP_NESTED:-}" ]; then
 	echo "SKIP: nested (LKVM_SKIP_NESTED is set: the Linux guest tier did not run)"
 	skipped=$((skipped + 1))

@@ -1,6 +1,7 @@
 /*
  * Putting the guest into RAM: a bzImage (64-bit boot protocol) with its
- * command line, initrd, zero page, ACPI tables and boot page tables, or a
+ * command line, initrd, zero page, ACPI tables and boot page tables; a
+ * vmlinux through its PVH entry (ELF segments and hvm_start_info); or a
  * flat binary for the project's test guests.
  */
 #include <errno.h>
@@ -16,7 +17,9 @@
 #include "x86/acpi.h"
 #include "x86/boot.h"
 #include "x86/bzimage.h"
+#include "x86/elf.h"
 #include "x86/layout.h"
+#include "x86/pvh.h"
 
 int x86_build_cmdline(char *buf, size_t size, const char *console,
 		      const char *extra, const char *user_params)
@@ -56,13 +59,16 @@ static void write_boot_page_tables(struct kvm *kvm)
 		pd[i] = (i << 21) | 0x83;		/* present, writable, 2 MiB */
 }
 
-/* GDT with the selectors the 64-bit boot protocol names: 0x10 code, 0x18 data. */
+/*
+ * GDT with the selectors the 64-bit boot protocol names: 0x10 code, 0x18
+ * data; 0x08 is flat 32-bit code for the PVH entry.
+ */
 static void write_boot_gdt(struct kvm *kvm)
 {
 	u64 *gdt = guest_ptr_or_die(kvm, X86_GDT_ADDR, 4 * 8, "GDT");
 
 	gdt[0] = 0;
-	gdt[1] = 0;
+	gdt[1] = 0x00cf9b000000ffffULL;	/* 32-bit code, 4 GiB */
 	gdt[2] = 0x00af9b000000ffffULL;	/* 64-bit code, present, DPL 0 */
 	gdt[3] = 0x00cf93000000ffffULL;	/* data, 4 GiB, writable */
 }
@@ -100,20 +106,35 @@ static void build_acpi(struct kvm *kvm)
 		die("cannot build ACPI tables: %s", strerror((int)-n));
 }
 
-static u64 load_initrd(struct kvm *kvm, const struct bzimage_info *info,
-		       u64 kernel_end, u64 *size)
+/* The initrd as high as it fits below addr_max, above kernel_end. */
+static u64 load_initrd(struct kvm *kvm, u32 addr_max, u64 kernel_end, u64 *size)
 {
+	const struct bzimage_info limit = { .initrd_addr_max = addr_max };
 	size_t len;
 	u8 *data = read_whole_file(kvm->cfg->initrd_path, "initrd", &len);
-	u64 addr = bzimage_initrd_addr(info, &kvm->mem, kernel_end, len);
+	u64 addr = bzimage_initrd_addr(&limit, &kvm->mem, kernel_end, len);
 
 	if (!addr)
 		die("initrd %s (%zu MiB) does not fit in guest RAM below 0x%x: use a larger -m",
-		    kvm->cfg->initrd_path, len >> 20, info->initrd_addr_max);
+		    kvm->cfg->initrd_path, len >> 20, addr_max);
 	memcpy(guest_ptr_or_die(kvm, addr, len, "initrd"), data, len);
 	free(data);
 	*size = len;
 	return addr;
+}
+
+/* The kernel command line at X86_CMDLINE_ADDR, at most max bytes long. */
+static char *write_cmdline(struct kvm *kvm, u32 max)
+{
+	char *cmdline = guest_ptr_or_die(kvm, X86_CMDLINE_ADDR, X86_CMDLINE_MAX, "command line");
+	char mmio_arg[1024];
+
+	if (virtio_mmio_cmdline_arg(mmio_arg, sizeof(mmio_arg)) < 0)
+		die("too many virtio-mmio devices for the kernel command line");
+	if (x86_build_cmdline(cmdline, MIN(X86_CMDLINE_MAX, (u64)max + 1),
+			      virtio_console_name(kvm), mmio_arg, kvm->cfg->params) < 0)
+		die("kernel command line longer than this kernel's %u bytes: shorten -p", max);
+	return cmdline;
 }
 
 static void load_bzimage(struct kvm *kvm, const u8 *img, size_t size)
@@ -124,7 +145,7 @@ static void load_bzimage(struct kvm *kvm, const u8 *img, size_t size)
 		.cmdline_addr = X86_CMDLINE_ADDR,
 	};
 	const char *why;
-	char *cmdline, mmio_arg[1024];
+	char *cmdline;
 	size_t kernel_size;
 
 	if (bzimage_parse(img, size, &info, &why))
@@ -133,17 +154,12 @@ static void load_bzimage(struct kvm *kvm, const u8 *img, size_t size)
 	memcpy(guest_ptr_or_die(kvm, load.kernel_addr, MAX(kernel_size, info.init_size), "kernel"),
 	       img + info.setup_size, kernel_size);
 
-	cmdline = guest_ptr_or_die(kvm, X86_CMDLINE_ADDR, X86_CMDLINE_MAX, "command line");
-	if (virtio_mmio_cmdline_arg(mmio_arg, sizeof(mmio_arg)) < 0)
-		die("too many virtio-mmio devices for the kernel command line");
-	if (x86_build_cmdline(cmdline, MIN(X86_CMDLINE_MAX, (u64)info.cmdline_size + 1),
-			      virtio_console_name(kvm), mmio_arg, kvm->cfg->params) < 0)
-		die("kernel command line longer than this kernel's %u bytes: shorten -p",
-		    info.cmdline_size);
+	cmdline = write_cmdline(kvm, info.cmdline_size);
 	load.cmdline = cmdline;
 
 	if (kvm->cfg->initrd_path)
-		load.initrd_addr = load_initrd(kvm, &info, load.kernel_addr + info.init_size,
+		load.initrd_addr = load_initrd(kvm, info.initrd_addr_max,
+					       load.kernel_addr + info.init_size,
 					       &load.initrd_size);
 	build_acpi(kvm);
 	load.rsdp_addr = x86_vm(kvm)->rsdp_addr;
@@ -156,6 +172,43 @@ static void load_bzimage(struct kvm *kvm, const u8 *img, size_t size)
 	x86_vm(kvm)->entry = load.kernel_addr + 0x200;	/* startup_64 */
 	pr_debug("bzImage protocol %x.%02x, cmdline \"%s\"", info.version >> 8,
 		 info.version & 0xff, cmdline);
+}
+
+/*
+ * A vmlinux through the PVH entry: segments at their physical addresses,
+ * the start info page with command line, initrd module and memory map,
+ * entered in 32-bit protected mode (x86/cpu.c) with ebx pointing at it.
+ */
+static void load_pvh(struct kvm *kvm, const u8 *img, size_t size)
+{
+	struct pvh_image elf;
+	struct pvh_boot b = {
+		.info_paddr = X86_PVH_INFO_ADDR, .cmdline_paddr = X86_CMDLINE_ADDR,
+	};
+	const char *why;
+
+	if (pvh_elf_parse(img, size, &kvm->mem, X86_KERNEL_ADDR, &elf, &why))
+		die("kernel %s: %s", kvm->cfg->kernel_path, why);
+	for (unsigned int i = 0; i < elf.nr_segs; i++) {
+		const struct elf_load_seg *s = &elf.segs[i];
+		u8 *dst = guest_ptr_or_die(kvm, s->paddr, s->memsz, "kernel segment");
+
+		memcpy(dst, img + s->offset, s->filesz);
+		memset(dst + s->filesz, 0, s->memsz - s->filesz);
+	}
+	write_cmdline(kvm, X86_PVH_CMDLINE_MAX);
+	if (kvm->cfg->initrd_path)
+		b.initrd_paddr = load_initrd(kvm, 0xffffffffu, elf.end, &b.initrd_size);
+	build_acpi(kvm);
+	b.rsdp_paddr = x86_vm(kvm)->rsdp_addr;
+	pvh_fill_boot_page(guest_ptr_or_die(kvm, X86_PVH_INFO_ADDR, sizeof(struct pvh_boot_page),
+					    "PVH start info"), &b, &kvm->mem);
+	write_boot_gdt(kvm);
+	x86_vm(kvm)->boot_mode = X86_BOOT_PVH32;
+	x86_vm(kvm)->entry = elf.entry;
+	pr_debug("vmlinux: PVH entry 0x%llx, %u segments 0x%llx-0x%llx",
+		 (unsigned long long)elf.entry, elf.nr_segs,
+		 (unsigned long long)elf.start, (unsigned long long)elf.end);
 }
 
 static void load_flat(struct kvm *kvm, const u8 *img, size_t size)
@@ -177,10 +230,9 @@ void kvm_arch_load_guest(struct kvm *kvm)
 	size_t size;
 	u8 *img = read_whole_file(path, "kernel", &size);
 
-	if (size >= 4 && !memcmp(img, "\177ELF", 4))
-		die("kernel %s: ELF (vmlinux/PVH) loading is not supported yet: use the bzImage",
-		    path);
-	if (bzimage_detect(img, size))
+	if (elf_detect(img, size))
+		load_pvh(kvm, img, size);
+	else if (bzimage_detect(img, size))
 		load_bzimage(kvm, img, size);
 	else
 		load_flat(kvm, img, size);

@@ -5,6 +5,7 @@
 
 enum x86_boot_mode {
 	X86_BOOT_LINUX64,	/* bzImage via the 64-bit boot protocol */
+	X86_BOOT_PVH32,		/* vmlinux: PVH 32-bit entry, paging off */
 	X86_BOOT_FLAT,		/* flat binary in real mode at 1000:0000 */
 };
 

@@ -115,6 +115,25 @@ static void boot_regs_linux64(struct kvm_cpu *cpu, struct kvm_sregs *sregs,
 	regs->rsp = X86_BOOT_STACK_TOP;
 }
 
+/* PVH: flat 32-bit protected mode, paging off, ebx = hvm_start_info. */
+static void boot_regs_pvh32(struct kvm_cpu *cpu, struct kvm_sregs *sregs,
+			    struct kvm_regs *regs)
+{
+	set_segment(&sregs->cs, 0x08, 0, 0xffffffff, 0xb, false, true);
+	set_segment(&sregs->ds, 0x18, 0, 0xffffffff, 0x3, false, true);
+	sregs->es = sregs->fs = sregs->gs = sregs->ss = sregs->ds;
+	sregs->tr.type = 0xb;	/* busy 32-bit TSS, as the ABI asks */
+	sregs->tr.present = 1;
+	sregs->gdt.base = X86_GDT_ADDR;
+	sregs->gdt.limit = 4 * 8 - 1;
+	sregs->cr0 = CR0_PE | CR0_ET;
+	sregs->cr3 = 0;
+	sregs->cr4 = 0;
+	sregs->efer = 0;
+	regs->rip = x86_vm(cpu->kvm)->entry;
+	regs->rbx = X86_PVH_INFO_ADDR;
+}
+
 static void boot_regs_flat(struct kvm_sregs *sregs, struct kvm_regs *regs)
 {
 	u16 seg = X86_FLAT_LOAD_ADDR >> 4;
@@ -134,6 +153,8 @@ static void setup_boot_regs(struct kvm_cpu *cpu)
 	xioctl(cpu, KVM_GET_SREGS, &sregs, "KVM_GET_SREGS");
 	if (x86_vm(cpu->kvm)->boot_mode == X86_BOOT_LINUX64)
 		boot_regs_linux64(cpu, &sregs, &regs);
+	else if (x86_vm(cpu->kvm)->boot_mode == X86_BOOT_PVH32)
+		boot_regs_pvh32(cpu, &sregs, &regs);
 	else
 		boot_regs_flat(&sregs, &regs);
 	xioctl(cpu, KVM_SET_SREGS, &sregs, "KVM_SET_SREGS");

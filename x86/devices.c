@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 #include "lkvm/exit-dev.h"
+#include "lkvm/boot-trace.h"
 #include "lkvm/i8042.h"
 #include "lkvm/kvm-arch.h"
 #include "lkvm/log.h"
@@ -31,6 +32,16 @@ static size_t serial_console_push(void *opaque, const u8 *buf, size_t n)
 static void serial_rx_ready(void *opaque UNUSED)
 {
 	term_input_ready();
+}
+
+/* The boot-progress port of --boot-trace: writes are timed, reads give 0. */
+static void boot_progress_io(void *opaque UNUSED, u64 offset UNUSED, u8 *data, u32 len,
+			     bool is_write)
+{
+	if (is_write)
+		boot_trace_progress(data[0]);
+	else
+		memset(data, 0, len);
 }
 
 static const struct uart8250_ops serial_console_ops = {
@@ -88,6 +99,8 @@ void kvm_arch_init_devices(struct kvm *kvm)
 	check(exit_dev_register(kvm, EXIT_DEV_PIO, X86_EXIT_DEV_PORT), "exit device");
 	check(pci_host_init(kvm), "PCI host bridge");
 	check(bus_register(&kvm->pio_bus, 0x61, 1, port61_io, NULL, "port 0x61"), "port 0x61");
+	check(bus_register(&kvm->pio_bus, X86_BOOT_PROGRESS_PORT, 1, boot_progress_io, NULL,
+			   "boot progress"), "boot-progress port");
 	if (kvm->cfg->test_device)
 		check(testdev_register(kvm), "test device");
 }

@@ -7,6 +7,8 @@
 #include "lkvm/compiler.h"
 
 #define X86_GDT_ADDR		0x0500ULL
+#define X86_PVH_INFO_ADDR	0x6000ULL	/* struct pvh_boot_page */
+#define X86_PVH_CMDLINE_MAX	2047		/* Linux's COMMAND_LINE_SIZE less the NUL */
 #define X86_ZERO_PAGE_ADDR	0x7000ULL	/* struct boot_params */
 #define X86_BOOT_STACK_TOP	0x8ff0ULL
 #define X86_PML4_ADDR		0x9000ULL
@@ -39,5 +41,6 @@
 #define X86_ACPI_SCI_IRQ	9
 #define X86_PVPANIC_PORT	0x505
 #define X86_EXIT_DEV_PORT	0x500	/* lkvm/exit-dev.h: guest-chosen exit status */
+#define X86_BOOT_PROGRESS_PORT	0x514	/* --boot-trace: any write marks progress */
 
 #endif

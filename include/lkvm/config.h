@@ -25,6 +25,9 @@ struct lkvm_config {
 	bool balloon;
 	u64 vsock_cid;		/* 0: no vsock device */
 	bool debug;
+	const char *gdb;	/* --gdb [HOST:]PORT; NULL: no stub */
+	bool gdb_wait;		/* vCPUs held until a debugger attaches */
+	bool boot_trace;
 	unsigned long timeout_sec;	/* 0: none */
 	bool test_device;	/* hidden: test device for the direct tests */
 	const char *disk_specs[LKVM_MAX_DISKS];

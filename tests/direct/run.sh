@@ -31,7 +31,8 @@ while [ $# -gt 0 ]; do
 done
 
 CASES="hello exitcode exitdev probe reset dispatch longmode smp triple pio-loop
-	missing-kernel unknown-option timeout sigterm console-pty"
+	missing-kernel unknown-option timeout sigterm console-pty boot-trace
+	elf-without-pvh-note"
 
 passed=0 failed=0 skipped=0
 work=$(mktemp -d)
@@ -191,6 +192,44 @@ case_unknown-option() {
 }
 
 # --timeout stops a guest that never ends, with status 124.
+# --boot-trace: the milestones in order, with times; the hello guest never
+# writes the boot-progress port.  Without the option nothing is printed.
+case_boot-trace() {
+	local t
+	run_guest hello --boot-trace || return
+	[ "$status" = 0 ] || { fail boot-trace "lkvm exited with $status"; return; }
+	for t in "VM ready" "first vCPU entry" "first console byte"; do
+		grep -Eq "boot-trace: $t +[0-9]+\.[0-9]{3} ms$" "$err" ||
+			{ fail boot-trace "no '$t' time"; return; }
+	done
+	grep -Eq 'boot-trace: first boot-progress write +never$' "$err" ||
+		{ fail boot-trace "boot-progress write not reported as never"; return; }
+	# VM ready <= first vCPU entry <= first console byte.
+	if ! sed -n 's/.*boot-trace: [a-zA-Z -]* \([0-9.]*\) ms$/\1/p' "$err" |
+		awk 'NR > 1 && $1 + 0 < prev { exit 1 } { prev = $1 + 0 }'; then
+		fail boot-trace "milestones out of order"
+		return
+	fi
+	run_guest hello || return
+	if grep -q boot-trace "$err"; then
+		fail boot-trace "boot-trace lines without --boot-trace"
+		return
+	fi
+	pass boot-trace
+}
+
+# An ELF that is not a PVH kernel (a test guest's ELF) is refused naming the note.
+case_elf-without-pvh-note() {
+	run_lkvm run -k "$guests/hello.elf"
+	if [ "$status" != 1 ]; then
+		fail elf-without-pvh-note "lkvm exited with $status, expected 1"
+	elif ! grep -q 'XEN_ELFNOTE_PHYS32_ENTRY' "$err"; then
+		fail elf-without-pvh-note "the message does not name the PVH note"
+	else
+		pass elf-without-pvh-note
+	fi
+}
+
 case_timeout() {
 	local t0=$SECONDS
 	run_lkvm run -k "$guests/echo.bin" --timeout 1

@@ -40,6 +40,8 @@ fuzz-virtio-pci      120000  16384
 fuzz-virtio-mmio     120000  16384
 fuzz-virtio-balloon   40000  16384
 fuzz-virtio-net       40000  65536
+fuzz-gdb-rsp         200000  16384
+fuzz-pvh-elf         200000  8192
 "
 
 passed=0 failed=0 skipped=0

@@ -300,6 +300,7 @@ build_l1_initramfs() {
 	done
 	cp "$KIMAGE" "$root/guest/vmlinuz"
 	stage_guest_modules "$root"
+	stage_l1_tools "$root"
 	cp "$l2initrd" "$root/guest/initrd.cpio.gz"
 	stage_program "$root" "$lkvm" /usr/local/bin/lkvm
 	stage_test_programs "$root" "$work" || return 1
@@ -326,6 +327,48 @@ stage_guest_modules() {
 		mkdir -p "$dest/$(dirname "${p#"$KMODDIR"/}")"
 		cp "$p" "$dest/${p#"$KMODDIR"/}"
 	done
+}
+
+# gdb for L1: Debian's gdb-minimal (no Python, whose standard library L1
+# would need too), downloaded once into the cache and unpacked there; it
+# conflicts with the gdb package, so it is never installed.  Prints the
+# binary's path, or nothing.
+gdb_minimal_prepare() {
+	local deb dir=$LKVM_CACHE/gdb-minimal tmp
+	if [ ! -x "$dir/usr/bin/gdb" ]; then
+		deb=$(ls "$LKVM_CACHE"/gdb-minimal_*.deb 2>/dev/null | sort -V | tail -n1)
+		if [ -z "$deb" ]; then
+			tmp=$(mktemp -d "$LKVM_CACHE/dl.XXXXXX") || return 0
+			(cd "$tmp" && apt-get download -q gdb-minimal >&2) && mv "$tmp"/*.deb "$LKVM_CACHE/"
+			rm -rf "$tmp"
+			deb=$(ls "$LKVM_CACHE"/gdb-minimal_*.deb 2>/dev/null | sort -V | tail -n1)
+		fi
+		[ -n "$deb" ] || return 0
+		tmp=$(mktemp -d "$LKVM_CACHE/.gdb.XXXXXX") || return 0
+		dpkg-deb -x "$deb" "$tmp" && rm -rf "$dir" && mv "$tmp" "$dir" || rm -rf "$tmp"
+	fi
+	[ -x "$dir/usr/bin/gdb" ] && printf '%s' "$dir/usr/bin/gdb"
+}
+
+# Extras that some cases name in CASE_L1_TOOLS (see cases/README), listed
+# in L1_TOOLS: "vmlinux" is the ELF inside the guest's bzImage at
+# /guest/vmlinux (PVH boot), "gdb" is gdb with its libraries.  A missing
+# one is left out, and the cases that need it report SKIP.
+stage_l1_tools() {
+	local root=$1 t p
+	for t in ${L1_TOOLS:-}; do
+		case $t in
+		vmlinux) "$NESTED_DIR/extract-vmlinux.sh" "$KIMAGE" "$root/guest/vmlinux" ||
+				echo "nested: no vmlinux for the PVH cases" >&2 ;;
+		gdb) p=$(gdb_minimal_prepare)
+			if [ -n "$p" ]; then
+				stage_program "$root" "$p" /usr/local/bin/gdb
+			else
+				echo "nested: no gdb-minimal for the gdb cases" >&2
+			fi ;;
+		esac
+	done
+	return 0
 }
 
 # Disk-image tools for the virtio-blk cases (blk-qcow2, blk-ext4, blk-soak)

@@ -78,6 +78,9 @@ elif [ ! -x "$lkvm" ]; then
 fi
 kernel_prepare "$flavour"
 l1_kernel_prepare
+# What the chosen cases want packed into L1 besides lkvm (CASE_L1_TOOLS).
+L1_TOOLS=$(for c in $cases; do sed -n 's/^CASE_L1_TOOLS=//p' "$NESTED_DIR/cases/$c.sh"; done |
+	tr -d "\"'" | tr ' ' '\n' | sort -u | tr '\n' ' ')
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/lkvm-nested.XXXXXX") || nested_die "mktemp"
 trap 'rm -rf "$work"' EXIT

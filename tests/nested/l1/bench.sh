@@ -23,6 +23,10 @@ bench_cmd() {
 		# uptime when CMD ran (kernel + init up to exec).
 		set -- lkvm run -k "$L2_KERNEL" -m 256 -c 1 --name bench -- \
 			sh -c 'echo LKVM-USERSPACE-OK; echo "GUEST-UPTIME $(cut -d" " -f1 /proc/uptime)"' ;;
+	lkvm-pvh)
+		# The vmlinux inside the same bzImage, through its PVH entry.
+		set -- lkvm run -k /guest/vmlinux -i "$L2_INITRD" -p "$params" \
+			-m 256 -c 1 --name bench ;;
 	qemu-microvm)
 		# microvm has no i8042: reboot=k would spin on port 0x64 for a
 		# minute before falling back to a triple fault; go there at once.
