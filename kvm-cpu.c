@@ -240,10 +240,8 @@ void kvm_cpus_pause(struct kvm *kvm)
 	pthread_mutex_lock(&kvm->stop_lock);
 	__atomic_store_n(&kvm->paused, true, __ATOMIC_SEQ_CST);
 	pthread_mutex_unlock(&kvm->stop_lock);
-	/* Before kvm_cpus_start (--gdb-wait) there is no thread to kick. */
 	for (unsigned int i = 0; i < kvm->nr_cpus; i++)
-		if (kvm->cpus[i]->thread)
-			kick(kvm->cpus[i]);
+		kick(kvm->cpus[i]);
 }
 
 void kvm_cpus_resume(struct kvm *kvm)
