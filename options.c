@@ -9,13 +9,14 @@
 #include <string.h>
 #include "lkvm/net.h"
 #include "lkvm/options.h"
+#include "lkvm/sandbox.h"
 #include "lkvm/virtio-9p.h"
 
 enum {
 	OPT_NAME = 256, OPT_CONSOLE, OPT_DEBUG, OPT_RNG, OPT_TRANSPORT,
 	OPT_TEST_DEVICE, OPT_TIMEOUT, OPT_HELP,
 	OPT_BALLOON, OPT_9P, OPT_VSOCK, OPT_SANDBOX, OPT_NODHCP, OPT_DEV,
-	OPT_HUGETLBFS, OPT_VFIO,
+	OPT_HUGETLBFS, OPT_VFIO, OPT_NO_SANDBOX, OPT_SANDBOX_TEST,
 };
 
 static const struct option run_options[] = {
@@ -34,6 +35,9 @@ static const struct option run_options[] = {
 	{ "virtio-transport", required_argument, NULL, OPT_TRANSPORT },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "test-device", no_argument, NULL, OPT_TEST_DEVICE },
+	{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
+	/* Hidden, for the tests: a thread of role ARG makes a forbidden call. */
+	{ "sandbox-test-violation", required_argument, NULL, OPT_SANDBOX_TEST },
 	{ "help", no_argument, NULL, OPT_HELP },
 	/* kvmtool options not built yet: recognised so the message is clear. */
 	{ "balloon", no_argument, NULL, OPT_BALLOON },
@@ -69,9 +73,11 @@ void print_run_usage(FILE *out)
 	      "                          how virtio devices appear (default pci)\n"
 	      "      --timeout SECONDS   stop the guest and exit 124 after SECONDS\n"
 	      "      --debug             log unhandled I/O and other details\n"
+	      "      --no-sandbox        run without the seccomp sandbox (for debugging)\n"
 	      "Console: Ctrl-A x stops the guest; Ctrl-A Ctrl-A sends Ctrl-A.\n"
 	      "Exit status: 0 guest rebooted or powered off, 1 fatal VM error,\n"
-	      "  2 bad command line, 3 guest kernel panic, 124 timeout.\n", out);
+	      "  2 bad command line, 3 guest kernel panic, 4 the sandbox stopped lkvm\n"
+	      "  (a forbidden system call: a bug), 124 timeout.\n", out);
 }
 
 int parse_mem_size(const char *s, u64 *mib)
@@ -126,6 +132,7 @@ static void config_defaults(struct lkvm_config *cfg)
 	cfg->nr_cpus = 1;
 	cfg->console = "serial";
 	cfg->transport = "pci";
+	cfg->sandbox_test_role = -1;
 }
 
 static int parse_one(int opt, const char *arg, struct lkvm_config *cfg)
@@ -140,6 +147,12 @@ static int parse_one(int opt, const char *arg, struct lkvm_config *cfg)
 	case OPT_NAME: cfg->name = arg; break;
 	case OPT_DEBUG: cfg->debug = true; break;
 	case OPT_TEST_DEVICE: cfg->test_device = true; break;
+	case OPT_NO_SANDBOX: cfg->no_sandbox = true; break;
+	case OPT_SANDBOX_TEST:
+		cfg->sandbox_test_role = sandbox_role_by_name(arg);
+		if (cfg->sandbox_test_role < 0)
+			return usage_error("bad --sandbox-test-violation '%s': give a thread role", arg);
+		break;
 	case 'm':
 		if (parse_mem_size(arg, &cfg->ram_mib) || cfg->ram_mib < 8)
 			return usage_error("bad memory size '%s': give MiB (at least 8) or e.g. 2G", arg);

@@ -14,6 +14,7 @@
 #include "lkvm/run.h"
 #include "lkvm/term.h"
 #include "lkvm/virtio-setup.h"
+#include "lkvm/sandbox.h"
 
 static struct kvm *running_vm;
 
@@ -41,7 +42,7 @@ static void start_signal_thread(void)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	if (pthread_create(&t, NULL, signal_thread, &set) == 0)
+	if (sandbox_thread_create(&t, NULL, SANDBOX_SIGNALS, signal_thread, &set) == 0)
 		pthread_detach(t);
 }
 
@@ -97,6 +98,9 @@ int cmd_run(int argc, char **argv)
 		return ret < 0 ? 0 : ret;
 	log_debug_enabled = cfg.debug;
 
+	/* Before any thread: each is confined from its first instruction. */
+	if (sandbox_init(!cfg.no_sandbox, cfg.sandbox_test_role))
+		return LKVM_EXIT_VM_ERROR;
 	start_signal_thread();
 	kvm = running_vm = kvm_create(&cfg);
 	/* Devices first: the firmware tables built at load time describe them. */
@@ -110,6 +114,8 @@ int cmd_run(int argc, char **argv)
 	term_init(kvm);
 	term_start();
 	kvm_cpus_start(kvm);
+	/* Set-up is over (files opened, tap script run): confine ourselves. */
+	sandbox_enter(SANDBOX_MAIN);
 	timed_out = wait_for_stop(kvm, cfg.timeout_sec);
 	kvm_cpus_stop(kvm);
 	mgmt_server_stop();
