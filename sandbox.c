@@ -22,11 +22,13 @@
 #include <linux/seccomp.h>
 #include <linux/if_tun.h>
 #include <linux/vhost.h>
+#include <malloc.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -177,7 +179,8 @@ static const struct rule user_net_rules[] = {
 	ALLOW_IF("open", CLEAR(1, O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | O_PATH)),
 	ALLOW("newfstatat"), ALLOW("fstat"), ALLOW("stat"), ALLOW("lseek"), END
 };
-static const unsigned long user_net_ioctls[] = { FIONREAD, FIONBIO, 0 };
+/* glib's log writer asks isatty() (TCGETS) of stderr. */
+static const unsigned long user_net_ioctls[] = { FIONREAD, FIONBIO, TCGETS, 0 };
 
 /* 9p: everything a file server does, on descriptors under the share. */
 static const struct rule p9_rules[] = {
@@ -451,6 +454,19 @@ static void name_syscalls(void)
 		nr_names[nr] = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
 }
 
+/*
+ * glibc work done lazily on first use, which a confined thread could not
+ * do: the time zone (gmtime_r() reads /etc/localtime once, for the RTC)
+ * and the malloc arena limit (from the CPU count, when arenas multiply).
+ */
+static void warm_up_libc(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	tzset();
+	mallopt(M_ARENA_MAX, 8 * (int)(cpus > 0 ? cpus : 1));	/* glibc's default */
+}
+
 /* ---- confining threads ---- */
 
 static void unblock_sigsys(void)
@@ -577,6 +593,7 @@ int sandbox_init(bool on, int test)
 	}
 	name_syscalls();
 	native_arch = seccomp_arch_native();
+	warm_up_libc();
 	sigfillset(&sa.sa_mask);
 	sigaction(SIGSYS, &sa, NULL);
 	enabled = true;
