@@ -77,6 +77,7 @@ static const struct rule base_rules[] = {
 	ALLOW("write"), ALLOW("clock_gettime"), ALLOW("clock_nanosleep"), ALLOW("nanosleep"),
 	ALLOW("gettimeofday"), ALLOW("time"), ALLOW("getpid"), ALLOW("gettid"),
 	ALLOW("brk"), ALLOW("munmap"), ALLOW("mremap"), ALLOW("madvise"), ALLOW("rseq"),
+	ALLOW("sigaltstack"),	/* sanitizer runtimes set one per thread */
 	ALLOW_IF("mmap", CLEAR(2, PROT_EXEC)),
 	ALLOW_IF("mprotect", CLEAR(2, PROT_EXEC)),
 	ALLOW_IF("prctl", EQ(0, PR_SET_NAME)),
@@ -197,7 +198,8 @@ static const struct rule p9_rules[] = {
 static const struct rule launcher_rules[] = {
 	ALLOW_IF("clone", CMP(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD)),
 	{ .name = "clone3", .action = SCMP_ACT_ERRNO(ENOSYS) },
-	ALLOW("set_robust_list"), ALLOW("sigaltstack"), ALLOW("seccomp"),
+	ALLOW("set_robust_list"), ALLOW("seccomp"),
+	ALLOW("sched_getaffinity"),	/* sanitizers' thread start (pthread_getattr_np) */
 	ALLOW_IF("prctl", EQ(0, PR_SET_NO_NEW_PRIVS)), END
 };
 
@@ -320,7 +322,8 @@ static void sigsys_handler(int sig UNUSED, siginfo_t *si, void *ctx UNUSED)
 	if (si->si_arch != native_arch)
 		name = "(foreign architecture)";
 	n = put_str(line, n, cap, "lkvm: seccomp: thread ");
-	n = put_str(line, n, cap, thread_role ? thread_role : "?");
+	/* No role yet: a new thread still under the launcher's filter. */
+	n = put_str(line, n, cap, thread_role ? thread_role : "starting");
 	n = put_str(line, n, cap, " made forbidden system call ");
 	n = put_str(line, n, cap, name);
 	n = put_str(line, n, cap, " (");
