@@ -8,7 +8,7 @@ ARCH    ?= $(shell uname -m)
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
            -D_GNU_SOURCE -I. -Iinclude -MMD -MP
-LDLIBS  += -lpthread -laio -lz -lslirp
+LDLIBS  += -lpthread -laio -lz -lslirp -lseccomp
 
 ifeq ($(ARCH),x86_64)
 ARCH_DIR := x86

@@ -19,6 +19,7 @@
 #include "lkvm/ioeventfd.h"
 #include "lkvm/kvm.h"
 #include "lkvm/log.h"
+#include "lkvm/sandbox.h"
 
 struct ioevent {
 	struct kvm *kvm;
@@ -98,7 +99,7 @@ static void ioevent_start(void)
 	pthread_t t;
 
 	epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-	if (epoll_fd < 0 || pthread_create(&t, NULL, ioevent_thread, NULL)) {
+	if (epoll_fd < 0 || sandbox_thread_create(&t, NULL, SANDBOX_IOEVENT, ioevent_thread, NULL)) {
 		pr_warn("ioeventfd thread unavailable: queue notifications will use exits");
 		if (epoll_fd >= 0)
 			close(epoll_fd);

@@ -17,6 +17,7 @@
 #include "lkvm/boot-trace.h"
 #include "lkvm/gdb.h"
 #include "lkvm/log.h"
+#include "lkvm/sandbox.h"
 
 #define SIG_VCPU_KICK SIGUSR2
 
@@ -295,7 +296,7 @@ void kvm_cpus_start(struct kvm *kvm)
 	sigaddset(&kick_set, SIG_VCPU_KICK);
 	pthread_sigmask(SIG_UNBLOCK, &kick_set, &old);
 	for (unsigned int i = 0; i < kvm->nr_cpus; i++) {
-		int err = pthread_create(&kvm->cpus[i]->thread, NULL, vcpu_thread,
+		int err = sandbox_thread_create(&kvm->cpus[i]->thread, NULL, SANDBOX_VCPU, vcpu_thread,
 					 kvm->cpus[i]);
 		if (err)
 			die("cannot start vCPU thread: %s", strerror(err));

@@ -25,6 +25,7 @@
 #include "lkvm/log.h"
 #include "lkvm/mgmt.h"
 #include "lkvm/virtio-balloon.h"
+#include "lkvm/sandbox.h"
 
 #define IO_TIMEOUT_MS 5000
 #define STATS_TIMEOUT_MS 3000
@@ -610,7 +611,7 @@ static int start_thread(void)
 	/* Signals belong to lkvm's signal thread and the vCPU threads. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	err = pthread_create(&server.thread, NULL, server_thread, &server);
+	err = sandbox_thread_create(&server.thread, NULL, SANDBOX_MGMT, server_thread, &server);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return -err;
 }

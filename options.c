@@ -11,13 +11,14 @@
 #include "lkvm/gdb.h"
 #include "lkvm/net.h"
 #include "lkvm/options.h"
+#include "lkvm/sandbox.h"
 #include "lkvm/virtio-9p.h"
 
 enum {
 	OPT_NAME = 256, OPT_CONSOLE, OPT_DEBUG, OPT_RNG, OPT_TRANSPORT,
 	OPT_TEST_DEVICE, OPT_TIMEOUT, OPT_HELP,
 	OPT_BALLOON, OPT_9P, OPT_VSOCK, OPT_SANDBOX, OPT_NODHCP, OPT_DEV,
-	OPT_HUGETLBFS, OPT_VFIO,
+	OPT_HUGETLBFS, OPT_VFIO, OPT_NO_SANDBOX, OPT_SANDBOX_TEST,
 	OPT_ROOTFS, OPT_RW, OPT_RWDIR, OPT_MODULES,
 	OPT_GDB, OPT_GDB_WAIT, OPT_BOOT_TRACE,
 };
@@ -38,6 +39,9 @@ static const struct option run_options[] = {
 	{ "virtio-transport", required_argument, NULL, OPT_TRANSPORT },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "test-device", no_argument, NULL, OPT_TEST_DEVICE },
+	{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
+	/* Hidden, for the tests: a thread of role ARG makes a forbidden call. */
+	{ "sandbox-test-violation", required_argument, NULL, OPT_SANDBOX_TEST },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "rootfs", required_argument, NULL, OPT_ROOTFS },
 	{ "rw", no_argument, NULL, OPT_RW },
@@ -97,9 +101,11 @@ void print_run_usage(FILE *out)
 	      "      --gdb-wait          hold the vCPUs until a debugger attaches (with --gdb)\n"
 	      "      --boot-trace        at exit, print when the VM was ready, the first vCPU\n"
 	      "                          entry, the first console byte and boot-progress write\n"
+	      "      --no-sandbox        run without the seccomp sandbox (for debugging)\n"
 	      "Console: Ctrl-A x stops the guest; Ctrl-A Ctrl-A sends Ctrl-A.\n"
 	      "Exit status: 0 guest rebooted or powered off, 1 fatal VM error,\n"
-	      "  2 bad command line, 3 guest kernel panic, 124 timeout.\n"
+	      "  2 bad command line, 3 guest kernel panic, 4 the sandbox stopped lkvm\n"
+	      "  (a forbidden system call: a bug), 124 timeout.\n"
 	      "  With lkvm's init: CMD's status (0-255); 3 and \"guest reported a kernel\n"
 	      "  panic\" on stderr for a panic; 125 the guest ended without a status; 127 CMD\n"
 	      "  could not be started; 124 timeout.\n", out);
@@ -157,6 +163,7 @@ static void config_defaults(struct lkvm_config *cfg)
 	cfg->nr_cpus = 1;
 	cfg->console = "serial";
 	cfg->transport = "pci";
+	cfg->sandbox_test_role = -1;
 }
 
 static int parse_one(int opt, const char *arg, struct lkvm_config *cfg)
@@ -182,6 +189,12 @@ static int parse_one(int opt, const char *arg, struct lkvm_config *cfg)
 	}
 	case OPT_GDB_WAIT: cfg->gdb_wait = true; break;
 	case OPT_BOOT_TRACE: cfg->boot_trace = true; break;
+	case OPT_NO_SANDBOX: cfg->no_sandbox = true; break;
+	case OPT_SANDBOX_TEST:
+		cfg->sandbox_test_role = sandbox_role_by_name(arg);
+		if (cfg->sandbox_test_role < 0)
+			return usage_error("bad --sandbox-test-violation '%s': give a thread role", arg);
+		break;
 	case 'm':
 		if (parse_mem_size(arg, &cfg->ram_mib) || cfg->ram_mib < 8)
 			return usage_error("bad memory size '%s': give MiB (at least 8) or e.g. 2G", arg);

@@ -17,6 +17,7 @@
 #include "lkvm/run.h"
 #include "lkvm/term.h"
 #include "lkvm/virtio-setup.h"
+#include "lkvm/sandbox.h"
 
 static struct kvm *running_vm;
 
@@ -44,7 +45,7 @@ static void start_signal_thread(void)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	if (pthread_create(&t, NULL, signal_thread, &set) == 0)
+	if (sandbox_thread_create(&t, NULL, SANDBOX_SIGNALS, signal_thread, &set) == 0)
 		pthread_detach(t);
 }
 
@@ -104,6 +105,9 @@ int cmd_run(int argc, char **argv)
 		return ret;
 	boot_trace_start(cfg.boot_trace);
 
+	/* Before any thread: each is confined from its first instruction. */
+	if (sandbox_init(!cfg.no_sandbox, cfg.sandbox_test_role))
+		return LKVM_EXIT_VM_ERROR;
 	start_signal_thread();
 	kvm = running_vm = kvm_create(&cfg);
 	/* Devices first: the firmware tables built at load time describe them. */
@@ -124,6 +128,8 @@ int cmd_run(int argc, char **argv)
 	kvm_cpus_start(kvm);
 	if (cfg.gdb && gdb_stub_start(kvm, cfg.gdb) < 0)
 		kvm_request_stop(kvm, VM_STOP_ERROR);
+	/* Set-up is over (files opened, tap script run): confine ourselves. */
+	sandbox_enter(SANDBOX_MAIN);
 	timed_out = wait_for_stop(kvm, cfg.timeout_sec);
 	kvm_cpus_stop(kvm);
 	mgmt_server_stop();

@@ -17,6 +17,7 @@
 #include "lkvm/kvm.h"
 #include "lkvm/log.h"
 #include "lkvm/term.h"
+#include "lkvm/sandbox.h"
 
 #define CTRL_A 0x01
 
@@ -239,7 +240,7 @@ void term_start(void)
 
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &attr, term_thread, NULL))
+	if (sandbox_thread_create(&t, &attr, SANDBOX_CONSOLE_IN, term_thread, NULL))
 		pr_warn("cannot start the console input thread: no guest input");
 	pthread_attr_destroy(&attr);
 }

@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include "lkvm/log.h"
 #include "disk/disk-int.h"
+#include "lkvm/sandbox.h"
 
 /* Kernel AIO slots per image; beyond that requests run synchronously. */
 #define AIO_RING_SIZE 1024
@@ -320,7 +321,7 @@ static int start_thread(struct disk_aio *aio)
 	/* Signals are for the vCPU and main threads, not this one. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = pthread_create(&aio->thread, NULL, completion_thread, aio);
+	ret = sandbox_thread_create(&aio->thread, NULL, SANDBOX_DISK_AIO, completion_thread, aio);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return -ret;
 }

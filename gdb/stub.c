@@ -22,6 +22,7 @@
 #include "lkvm/gdb-rsp.h"
 #include "lkvm/kvm-cpu.h"
 #include "lkvm/log.h"
+#include "lkvm/sandbox.h"
 
 #define MAX_SW_BPS 64
 #define MAX_HW_SLOTS 8
@@ -570,7 +571,7 @@ int gdb_stub_start(struct kvm *kvm, const char *spec)
 	}
 	snprintf(stub.where, sizeof(stub.where), "%s:%u", host, port);
 	stub.kvm = kvm;
-	if (pthread_create(&t, NULL, stub_thread, NULL)) {
+	if (sandbox_thread_create(&t, NULL, SANDBOX_GDB, stub_thread, NULL)) {
 		stub.kvm = NULL;
 		return -EAGAIN;
 	}

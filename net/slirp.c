@@ -32,6 +32,7 @@
 #include "lkvm/fd-budget.h"
 #include "lkvm/log.h"
 #include "lkvm/net.h"
+#include "lkvm/sandbox.h"
 
 #define HELD_MAX_FRAMES 2048
 #define HELD_MAX_BYTES (4u << 20)
@@ -598,6 +599,8 @@ int net_user_open(const struct net_params *p, const struct net_rx_sink *sink,
 		.offloads = 1ULL << VIRTIO_NET_F_GUEST_CSUM,
 		.max_frame = USER_MAX_FRAME,
 		.sink = *sink,
+		/* slirp_input() opens the host sockets of new flows. */
+		.tx_role = SANDBOX_NET_USER,
 	};
 	u->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (u->wake_fd < 0) {
@@ -613,7 +616,7 @@ int net_user_open(const struct net_params *p, const struct net_rx_sink *sink,
 	ret = add_hostfwds(u, p);
 	if (ret)
 		goto fail;
-	ret = -pthread_create(&u->thread, NULL, user_loop, u);
+	ret = -sandbox_thread_create(&u->thread, NULL, SANDBOX_NET_USER, user_loop, u);
 	if (ret)
 		goto fail;
 	u->thread_started = true;

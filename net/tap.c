@@ -32,6 +32,7 @@
 #include <linux/virtio_ring.h>
 #include "lkvm/log.h"
 #include "lkvm/net.h"
+#include "lkvm/sandbox.h"
 
 #define BIT(n) (1ULL << (n))
 #define TAP_HDR_LEN 12		/* struct virtio_net_hdr_v1 */
@@ -463,7 +464,8 @@ int net_tap_open(const struct net_params *p, const struct net_rx_sink *sink,
 		return -ENOMEM;
 	t->fd = t->wake_fd = -1;
 	t->be = (struct net_backend){ .ops = &tap_ops, .name = "tap",
-				      .max_frame = NET_MAX_FRAME, .sink = *sink };
+				      .max_frame = NET_MAX_FRAME, .sink = *sink,
+				      .tx_role = SANDBOX_NET_TAP };
 	t->rx_buf = malloc(TAP_HDR_LEN + NET_MAX_FRAME);
 	t->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (!t->rx_buf || t->wake_fd < 0) {
@@ -485,7 +487,7 @@ int net_tap_open(const struct net_params *p, const struct net_rx_sink *sink,
 	if (ret)
 		goto fail;
 	if (!p->vhost) {
-		ret = -pthread_create(&t->rx_thread, NULL, rx_thread, t);
+		ret = -sandbox_thread_create(&t->rx_thread, NULL, SANDBOX_NET_TAP, rx_thread, t);
 		if (ret) {
 			pr_err("tap %s: cannot start the receive thread", t->ifname);
 			goto fail;

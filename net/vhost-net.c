@@ -24,6 +24,7 @@
 #include "lkvm/log.h"
 #include "lkvm/net.h"
 #include "lkvm/virtio.h"
+#include "lkvm/sandbox.h"
 
 #define VHOST_QUEUES 2	/* rx, tx */
 
@@ -189,7 +190,7 @@ int vhost_net_start(struct vhost_net *vh, struct virtio_device *vdev, u64 featur
 		ret = set_ring(vh, &vdev->vqs[q], q);
 	if (ret)
 		return ret;
-	ret = -pthread_create(&vh->call_thread, NULL, call_thread, vh);
+	ret = -sandbox_thread_create(&vh->call_thread, NULL, SANDBOX_VHOST_CALL, call_thread, vh);
 	if (ret) {
 		pr_err("vhost-net: cannot start the interrupt thread: %s", strerror(-ret));
 		return ret;

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(
 	# build
-	build-essential libaio-dev zlib1g-dev libfdt-dev libslirp-dev
+	build-essential libaio-dev zlib1g-dev libfdt-dev libslirp-dev libseccomp-dev
 	# test guests and the nested Linux tier
 	qemu-system-x86 qemu-utils busybox-static cpio xz-utils e2fsprogs
 	# PVH cases (vmlinux from the LZ4 payload of the cloud kernel), gdb stub tests

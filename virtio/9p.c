@@ -24,6 +24,7 @@
 #include "lkvm/log.h"
 #include "lkvm/virtio.h"
 #include "lkvm/virtio-9p.h"
+#include "lkvm/sandbox.h"
 
 #define P9_QUEUE_SIZE 256
 #define P9_WORKERS 4
@@ -220,7 +221,7 @@ static int p9_activate(struct virtio_device *vdev)
 	dev->stop = false;
 	/* Requests queued before DRIVER_OK are found by the first take. */
 	for (unsigned int i = 0; i < P9_WORKERS; i++) {
-		ret = pthread_create(&dev->workers[i].thread, NULL, worker_main,
+		ret = sandbox_thread_create(&dev->workers[i].thread, NULL, SANDBOX_9P, worker_main,
 				     &dev->workers[i]);
 		if (ret) {
 			pr_err_ratelimited("virtio-9p: cannot start a worker thread (error %d)", ret);

@@ -33,6 +33,7 @@
 #include "lkvm/log.h"
 #include "lkvm/virtio.h"
 #include "lkvm/virtio-blk.h"
+#include "lkvm/sandbox.h"
 
 #define BLK_SEG_MAX (VIRTIO_BLK_QUEUE_SIZE - 2)	/* plus header and status */
 #define BLK_SIZE_MAX (1u << 20)
@@ -621,7 +622,7 @@ static int start_queue(struct blk_queue *q)
 	/* Signals are for the vCPU and main threads. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = pthread_create(&q->thread, NULL, queue_thread, q);
+	ret = sandbox_thread_create(&q->thread, NULL, SANDBOX_BLK, queue_thread, q);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret) {
 		pr_err_ratelimited("virtio-blk %s: cannot start the thread of queue %u (error %d)",

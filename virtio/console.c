@@ -22,6 +22,7 @@
 #include "lkvm/term.h"
 #include "lkvm/virtio.h"
 #include "lkvm/virtio-console.h"
+#include "lkvm/sandbox.h"
 
 #define CONSOLE_QUEUE_SIZE 256
 #define RXQ 0
@@ -154,7 +155,7 @@ static int console_activate(struct virtio_device *vdev)
 
 	con->tx_stop = false;
 	con->tx_kick = true;	/* output may be queued already */
-	ret = pthread_create(&con->tx_thread, NULL, tx_thread, con);
+	ret = sandbox_thread_create(&con->tx_thread, NULL, SANDBOX_CONSOLE_OUT, tx_thread, con);
 	if (ret) {
 		pr_err_ratelimited("virtio-console: cannot start the output thread (error %d)", ret);
 		return -ret;

@@ -436,7 +436,7 @@ static int tx_start(struct virtio_net *net)
 
 	net->tx_stop = false;
 	net->tx_kick = true;	/* frames may be queued already */
-	ret = pthread_create(&net->tx_thread, NULL, tx_thread, net);
+	ret = sandbox_thread_create(&net->tx_thread, NULL, net->be->tx_role, tx_thread, net);
 	if (ret) {
 		pr_err_ratelimited("virtio-%s: cannot start the transmit thread (error %d)", net->name, ret);
 		return -ret;

@@ -35,6 +35,7 @@
 #include "lkvm/log.h"
 #include "lkvm/virtio.h"
 #include "lkvm/virtio-vsock.h"
+#include "lkvm/sandbox.h"
 
 #define VSOCK_QUEUE_SIZE 256
 #define VSOCK_NR_QUEUES 3
@@ -341,7 +342,7 @@ int virtio_vsock_init(struct kvm *kvm, u64 guest_cid, struct virtio_device **out
 		return ret;
 	}
 	limit_features(vs);
-	ret = pthread_create(&vs->call_thread, NULL, call_thread, vs);
+	ret = sandbox_thread_create(&vs->call_thread, NULL, SANDBOX_VHOST_CALL, call_thread, vs);
 	if (ret) {
 		virtio_device_exit(&vs->vdev);
 		vsock_free(vs);

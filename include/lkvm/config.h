@@ -30,6 +30,8 @@ struct lkvm_config {
 	bool boot_trace;
 	unsigned long timeout_sec;	/* 0: none */
 	bool test_device;	/* hidden: test device for the direct tests */
+	bool no_sandbox;	/* --no-sandbox */
+	int sandbox_test_role;	/* hidden: a role that breaks the sandbox, or -1 */
 	const char *disk_specs[LKVM_MAX_DISKS];
 	unsigned int nr_disks;
 	const char *net_specs[LKVM_MAX_NICS];

@@ -47,6 +47,7 @@
 #include <sys/uio.h>
 #include <linux/virtio_net.h>
 #include "lkvm/compiler.h"
+#include "lkvm/sandbox.h"
 
 struct virtio_device;
 
@@ -168,6 +169,8 @@ struct net_backend {
 	/* Set by start() when the kernel moves the rx/tx rings itself. */
 	bool kernel_datapath;
 	struct net_rx_sink sink;
+	/* The sandbox role of the NIC's transmit thread, which calls send(). */
+	enum sandbox_role tx_role;
 };
 
 /*

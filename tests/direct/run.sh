@@ -32,7 +32,7 @@ done
 
 CASES="hello exitcode exitdev probe reset dispatch longmode smp triple pio-loop
 	missing-kernel unknown-option timeout sigterm console-pty boot-trace
-	elf-without-pvh-note"
+	elf-without-pvh-note sandbox-threads no-sandbox-threads sandbox-violation"
 
 passed=0 failed=0 skipped=0
 work=$(mktemp -d)
@@ -278,6 +278,86 @@ case_console-pty() {
 	else
 		fail console-pty "a terminal check failed"
 	fi
+}
+
+# thread_modes PID: "name:mode ..." for each thread, mode being its
+# /proc Seccomp field (0 none, 2 filtered).  Kernel workers that Linux
+# puts in the process (PF_USER_WORKER: kvm-nx-lpage-recovery, vhost-PID)
+# never run lkvm's code and are left out.
+thread_modes() {
+	local t flags
+	for t in /proc/"$1"/task/*; do
+		flags=$(sed 's/.*) //' "$t/stat" | cut -d' ' -f7)
+		[ $((flags & 0x4000)) = 0 ] || continue
+		awk '/^Name:/ { n = $2 } /^Seccomp:/ { m = $2 } END { printf "%s:%s ", n, m }' "$t/status"
+	done
+}
+
+# sandbox_threads NAME WANT_MODE "THREADS" [ARGS...]: while a guest runs
+# (stdin held open so the console thread stays), THREADS must exist and
+# every lkvm thread must show WANT_MODE.
+sandbox_threads() {
+	local name=$1 want=$2 need=$3 pid modes t n=50
+	shift 3
+	rm -f "$work/in"
+	mkfifo "$work/in"
+	"$lkvm" run -k "$guests/echo.bin" -c 2 "$@" <"$work/in" >"$out.raw" 2>"$err" &
+	pid=$!
+	exec 7>"$work/in"
+	while [ $n -gt 0 ] && ! grep -q "echo: ready" "$out.raw" 2>/dev/null; do
+		sleep 0.2
+		n=$((n - 1))
+	done
+	sleep 0.5
+	modes=$(thread_modes "$pid")
+	kill -TERM "$pid"
+	exec 7>&-
+	timeout 10 tail --pid="$pid" -f /dev/null
+	wait "$pid"
+	status=$?
+	tr -d '\r' <"$out.raw" >"$out"
+	if [ "$status" != 0 ]; then
+		fail "$name" "lkvm exited with $status, expected 0"
+		return
+	fi
+	for t in $need; do
+		case " $modes" in
+		*" $t:"*) ;;
+		*) fail "$name" "no thread $t among: $modes"; return ;;
+		esac
+	done
+	for t in $modes; do
+		if [ "${t##*:}" != "$want" ]; then
+			fail "$name" "thread ${t%:*} has Seccomp ${t##*:}, expected $want: $modes"
+			return
+		fi
+	done
+	echo "  threads: $modes"
+	pass "$name"
+}
+
+threads_needed="lkvm signals vcpu0 vcpu1 mgmt console-in net-user"
+case_sandbox-threads() { sandbox_threads sandbox-threads 2 "$threads_needed launcher"; }
+case_no-sandbox-threads() { sandbox_threads no-sandbox-threads 0 "$threads_needed" --no-sandbox; }
+
+# The hidden --sandbox-test-violation ROLE makes a thread of ROLE call a
+# system call no role allows: lkvm must stop with the documented line and
+# status 4; without the sandbox the same run is unaffected.
+case_sandbox-violation() {
+	local role re
+	for role in vcpu main mgmt signals console-in net-user launcher; do
+		run_lkvm run -k "$guests/echo.bin" --sandbox-test-violation "$role"
+		re="^lkvm: seccomp: thread $role made forbidden system call getppid \([0-9]+\): this is a bug, please report it; --no-sandbox disables the sandbox$"
+		if [ "$status" != 4 ]; then
+			fail sandbox-violation "role $role: lkvm exited with $status, expected 4"
+			return
+		elif ! grep -Eq -- "$re" "$err"; then
+			fail sandbox-violation "role $role: no line matching '$re'"
+			return
+		fi
+	done
+	run_lkvm run -k "$guests/hello.bin" --no-sandbox --sandbox-test-violation vcpu
+	expect sandbox-violation 0 '^hello from lkvm guest$'
 }
 
 # Can this process open /dev/kvm read-write?  Prints the reason if not.

@@ -37,6 +37,19 @@ wait_for() {
 	return 1
 }
 
+# For case_input: "name:mode,..." for every thread of the running VM $1,
+# mode being the Seccomp field of its /proc status (2: filtered).
+thread_seccomp() {
+	pid=$(lkvm list 2>/dev/null | awk -v n="$1" '$1 == n { print $2 }')
+	[ -n "$pid" ] || return 0
+	for t in /proc/"$pid"/task/*; do
+		# Kernel workers in the process (PF_USER_WORKER) run no lkvm code.
+		flags=$(sed 's/.*) //' "$t/stat" | cut -d' ' -f7)
+		[ $((flags & 0x4000)) = 0 ] || continue
+		awk '/^Name:/ { n = $2 } /^Seccomp:/ { m = $2 } END { printf "%s:%s,", n, m }' "$t/status"
+	done
+}
+
 # Reads lkvm's output until the guest's user-space marker and writes the
 # time it arrived to $1; drains the rest so that tee never sees EPIPE.
 note_boot_time() {
