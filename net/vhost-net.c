@@ -85,13 +85,6 @@ u64 vhost_net_features(const struct vhost_net *vh)
 	return vh->features;
 }
 
-static void signal_ring(struct virtio_device *vdev, unsigned int q)
-{
-	__atomic_or_fetch(&vdev->isr, VIRTIO_ISR_QUEUE, __ATOMIC_SEQ_CST);
-	if (vdev->transport && vdev->transport->signal_queue)
-		vdev->transport->signal_queue(vdev, &vdev->vqs[q]);
-}
-
 static void *call_thread(void *arg)
 {
 	struct vhost_net *vh = arg;
@@ -113,7 +106,7 @@ static void *call_thread(void *arg)
 			return NULL;
 		for (int q = 0; q < VHOST_QUEUES; q++)
 			if ((pfd[q].revents & POLLIN) && read(vh->call_fd[q], &v, sizeof(v)) > 0)
-				signal_ring(vh->vdev, q);
+				virtio_signal_queue(vh->vdev, &vh->vdev->vqs[q]);
 	}
 }
 

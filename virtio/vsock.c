@@ -110,9 +110,7 @@ static void *call_thread(void *arg)
 				continue;
 			if (!__atomic_load_n(&vs->running, __ATOMIC_ACQUIRE))
 				continue;
-			__atomic_or_fetch(&vdev->isr, VIRTIO_ISR_QUEUE, __ATOMIC_SEQ_CST);
-			if (vdev->transport && vdev->transport->signal_queue)
-				vdev->transport->signal_queue(vdev, &vdev->vqs[i]);
+			virtio_signal_queue(vdev, &vdev->vqs[i]);
 		}
 	}
 }
