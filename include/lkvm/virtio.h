@@ -19,7 +19,9 @@
  * ops->activate() and the moment its ops->reset() returns: reset() must
  * stop/quiesce the device's threads before returning, because the core
  * then clears the queue state.  queue_notify is called only while
- * DRIVER_OK is set and the queue is ready.
+ * DRIVER_OK is set and the queue is ready.  A device thread that sleeps
+ * until kicked is a virtq_worker (lkvm/virtio-worker.h), whose stop()
+ * gives reset() that guarantee.
  *
  * Transport callbacks (signal_queue, signal_config) may be called from any
  * device thread and must be thread-safe.
