@@ -719,30 +719,23 @@ static int blk_create(struct kvm *kvm, struct disk_image *disk, unsigned int ind
 	return 0;
 }
 
-int virtio_blk_init(struct kvm *kvm, const char *spec, unsigned int index,
+int virtio_blk_init(struct kvm *kvm, const struct disk_params *p, unsigned int index,
 		    struct virtio_device **out)
 {
-	struct disk_params p;
 	struct disk_image *disk;
 	struct virtio_blk *blk;
-	const char *why;
 	int ret;
 
-	ret = disk_parse_spec(spec, &p, &why);
-	if (ret) {
-		pr_err("-d %s: %s", spec, why);
-		return ret;
-	}
-	disk = disk_open(&p, &ret);
+	disk = disk_open(p, &ret);
 	if (!disk)
 		return ret;
 	ret = blk_create(kvm, disk, index, &blk);
 	if (ret) {
-		pr_err("%s: cannot create its virtio-blk device: %s", p.path, strerror(-ret));
+		pr_err("%s: cannot create its virtio-blk device: %s", p->path, strerror(-ret));
 		disk_close(disk);
 		return ret;
 	}
-	pr_debug("virtio-blk %s: %s (%s%s%s), %llu sectors, %u queues", blk->name, p.path,
+	pr_debug("virtio-blk %s: %s (%s%s%s), %llu sectors, %u queues", blk->name, p->path,
 		 disk->ops->name, disk->readonly ? ", ro" : "", disk->direct ? ", direct" : "",
 		 (unsigned long long)blk->capacity, blk->nr_queues);
 	*out = &blk->vdev;

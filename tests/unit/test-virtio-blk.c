@@ -256,6 +256,17 @@ static void driver_ok(void)
 	virtio_set_status(dev, virtio_get_status(dev) | ST_DOK);
 }
 
+/* virtio_blk_init() of a -d spec, as the options and set-up code do it. */
+static int blk_init_spec(const char *spec, unsigned int index, struct virtio_device **out)
+{
+	struct disk_params p;
+	const char *why;
+
+	if (disk_parse_spec(spec, &p, &why))
+		return -EINVAL;
+	return virtio_blk_init(&kvm, &p, index, out);
+}
+
 /* A device on a fresh image, driven up to DRIVER_OK. */
 static void blk_up(const char *opts, unsigned int index, u64 features, unsigned int nr_queues)
 {
@@ -266,7 +277,7 @@ static void blk_up(const char *opts, unsigned int index, u64 features, unsigned 
 	dev = NULL;
 	make_image();
 	snprintf(spec, sizeof(spec), "%s%s", img, opts);
-	if (virtio_blk_init(&kvm, spec, index, &dev)) {
+	if (blk_init_spec(spec, index, &dev)) {
 		fprintf(stderr, "virtio_blk_init(%s) failed\n", spec);
 		exit(2);
 	}
@@ -777,7 +788,7 @@ static void test_requests_before_driver_ok(void)
 	blk_down();
 	make_image();
 	snprintf(spec, sizeof(spec), "%s", img);
-	CHECK_EQ(virtio_blk_init(&kvm, spec, 0, &dev), 0);
+	CHECK_EQ(blk_init_spec(spec, 0, &dev), 0);
 	negotiate(F_ALL, 1);
 	put_hdr(VIRTIO_BLK_T_IN, 1);
 	*(u8 *)gpa(STATUS_GPA) = S_NONE;
@@ -848,14 +859,11 @@ static void test_init_errors(void)
 	struct virtio_device *v = NULL;
 	char spec[300];
 
-	CHECK_EQ(virtio_blk_init(&kvm, "", 0, &v), -EINVAL);
-	snprintf(spec, sizeof(spec), "%s,readonly", img);
-	CHECK_EQ(virtio_blk_init(&kvm, spec, 0, &v), -EINVAL);
 	snprintf(spec, sizeof(spec), "%s/nope.img", dir);
-	CHECK_EQ(virtio_blk_init(&kvm, spec, 0, &v), -ENOENT);
+	CHECK_EQ(blk_init_spec(spec, 0, &v), -ENOENT);
 	/* The image of the running device is locked. */
 	blk_up("", 0, F_ALL, 1);
-	CHECK_EQ(virtio_blk_init(&kvm, img, 1, &v), -EBUSY);
+	CHECK_EQ(blk_init_spec(img, 1, &v), -EBUSY);
 	CHECK(v == NULL);
 }
 
