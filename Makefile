@@ -24,6 +24,8 @@ LIB_OBJS := $(LIB_SRCS:.c=.o)
 
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 UNIT_BINS := $(UNIT_SRCS:.c=)
+# Test scaffolding shared by the unit tests, compiled once (tests/unit/lib).
+TESTLIB_OBJS := $(patsubst %.c,%.o,$(wildcard tests/unit/lib/*.c))
 
 all: lkvm
 
@@ -34,7 +36,13 @@ liblkvm.a: $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-tests/unit/test-%: tests/unit/test-%.o liblkvm.a
+tests/unit/%.o: CFLAGS += -Itests/unit/lib
+
+tests/unit/lib/libunit.a: $(TESTLIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+tests/unit/test-%: tests/unit/test-%.o tests/unit/lib/libunit.a liblkvm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 unit-tests: $(UNIT_BINS)
@@ -67,11 +75,18 @@ build-asan/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_CFLAGS) -c -o $@ $<
 
+build-asan/tests/unit/%.o: SAN_CFLAGS += -Itests/unit/lib
+
+build-asan/tests/unit/lib/libunit.a: $(addprefix build-asan/,$(TESTLIB_OBJS))
+	rm -f $@
+	ar rcs $@ $^
+
 build-asan/liblkvm.a: $(SAN_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-build-asan/tests/unit/test-%: build-asan/tests/unit/test-%.o build-asan/liblkvm.a
+build-asan/tests/unit/test-%: build-asan/tests/unit/test-%.o build-asan/tests/unit/lib/libunit.a \
+			     build-asan/liblkvm.a
 	$(CC) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
 
 asan: $(SAN_UNIT_BINS)
@@ -97,7 +112,7 @@ bench: lkvm guests
 
 clean:
 	rm -rf lkvm liblkvm.a build-asan build-weak tests/order/virtq-order tests/order/virtq-order-weak $(LIB_OBJS) main.o $(UNIT_BINS) \
-		tests/unit/*.o $(shell find . -name '*.d' -not -path './.git/*')
+		tests/unit/*.o tests/unit/lib/*.o tests/unit/lib/libunit.a $(shell find . -name '*.d' -not -path './.git/*')
 	$(MAKE) -C tests/guests clean
 	$(MAKE) -C tests/fuzz clean
 
