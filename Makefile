@@ -25,7 +25,11 @@ LIB_OBJS := $(LIB_SRCS:.c=.o)
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 UNIT_BINS := $(UNIT_SRCS:.c=)
 # Test scaffolding shared by the unit tests, compiled once (tests/unit/lib).
-TESTLIB_OBJS := $(patsubst %.c,%.o,$(wildcard tests/unit/lib/*.c))
+# log-stub.o stands in for log.c where a test links it (LOG_STUB_TESTS,
+# the order and fuzz tests).
+TESTLIB_OBJS := $(patsubst %.c,%.o,$(filter-out %/log-stub.c,$(wildcard tests/unit/lib/*.c)))
+LOG_STUB := tests/unit/lib/log-stub.o
+LOG_STUB_TESTS := tests/unit/test-virtq tests/unit/test-virtio-device
 
 all: lkvm
 
@@ -43,7 +47,9 @@ tests/unit/lib/libunit.a: $(TESTLIB_OBJS)
 	ar rcs $@ $^
 
 tests/unit/test-%: tests/unit/test-%.o tests/unit/lib/libunit.a liblkvm.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(LDLIBS)
+
+$(LOG_STUB_TESTS): $(LOG_STUB)
 
 unit-tests: $(UNIT_BINS)
 
@@ -56,10 +62,10 @@ build-weak/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DVIRTQ_TEST_WEAK_SIGNAL_BARRIER -c -o $@ $<
 
-tests/order/virtq-order: tests/order/virtq-order.o liblkvm.a
+tests/order/virtq-order: tests/order/virtq-order.o $(LOG_STUB) liblkvm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-tests/order/virtq-order-weak: tests/order/virtq-order.o $(WEAK_OBJS) liblkvm.a
+tests/order/virtq-order-weak: tests/order/virtq-order.o $(LOG_STUB) $(WEAK_OBJS) liblkvm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 order-tests: tests/order/virtq-order tests/order/virtq-order-weak
@@ -87,7 +93,9 @@ build-asan/liblkvm.a: $(SAN_OBJS)
 
 build-asan/tests/unit/test-%: build-asan/tests/unit/test-%.o build-asan/tests/unit/lib/libunit.a \
 			     build-asan/liblkvm.a
-	$(CC) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(SAN_FLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(LDLIBS)
+
+$(addprefix build-asan/,$(LOG_STUB_TESTS)): build-asan/$(LOG_STUB)
 
 asan: $(SAN_UNIT_BINS)
 
