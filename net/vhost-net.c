@@ -17,7 +17,6 @@
 
 struct vhost_net {
 	struct vhost_dev dev;
-	bool running;		/* control path only */
 };
 
 struct vhost_net *vhost_net_open(void)
@@ -64,7 +63,6 @@ int vhost_net_start(struct vhost_net *vh, struct virtio_device *vdev, u64 featur
 
 	if (ret)
 		return ret;
-	vh->running = true;
 	ret = set_backend(vh, tap_fd);
 	if (ret) {
 		vhost_net_stop(vh);
@@ -76,7 +74,7 @@ int vhost_net_start(struct vhost_net *vh, struct virtio_device *vdev, u64 featur
 
 void vhost_net_stop(struct vhost_net *vh)
 {
-	if (!vh->running)
+	if (!vh->dev.running)
 		return;
 	/* Detaching the tap stops and flushes the kernel's work on both rings. */
 	set_backend(vh, -1);
@@ -86,7 +84,6 @@ void vhost_net_stop(struct vhost_net *vh)
 		vhost_dev_ioctl(&vh->dev, VHOST_GET_VRING_BASE, &base, "VHOST_GET_VRING_BASE");
 	}
 	vhost_dev_stop(&vh->dev);
-	vh->running = false;
 }
 
 void vhost_net_kick(struct vhost_net *vh, unsigned int index)

@@ -64,7 +64,6 @@ struct blk_queue {
 	struct virtio_blk *blk;
 	unsigned int index;
 	struct virtq_worker worker;
-	bool running;		/* control path only */
 
 	pthread_mutex_t lock;	/* done, inflight */
 	pthread_cond_t idle;	/* inflight reached 0 */
@@ -561,13 +560,11 @@ static void blk_queue_notify(struct virtio_device *vdev, struct virt_queue *vq)
 	virtq_worker_kick(&to_blk(vdev)->queues[vq->index].worker);
 }
 
+/* Also for a queue never started: nothing is then in flight. */
 static void stop_queue(struct blk_queue *q)
 {
-	if (!q->running)
-		return;
 	virtq_worker_stop(&q->worker);
 	quiesce(q);
-	q->running = false;
 }
 
 static void blk_reset(struct virtio_device *vdev)
@@ -580,15 +577,8 @@ static void blk_reset(struct virtio_device *vdev)
 
 static int start_queue(struct blk_queue *q)
 {
-	char name[16];
-	int ret;
-
 	q->starved = false;
-	snprintf(name, sizeof(name), "blk-%s-q%u", q->blk->name, q->index);
-	ret = virtq_worker_start(&q->worker, name);
-	if (!ret)
-		q->running = true;
-	return ret;
+	return virtq_worker_start(&q->worker);
 }
 
 static int blk_activate(struct virtio_device *vdev)
@@ -691,11 +681,15 @@ static int blk_create(struct kvm *kvm, struct disk_image *disk, unsigned int ind
 		return -ENOMEM;
 	}
 	for (unsigned int i = 0; i < blk->nr_queues; i++) {
-		blk->queues[i].blk = blk;
-		blk->queues[i].index = i;
-		pthread_mutex_init(&blk->queues[i].lock, NULL);
-		pthread_cond_init(&blk->queues[i].idle, NULL);
-		virtq_worker_init(&blk->queues[i].worker, &queue_worker_ops, &blk->queues[i]);
+		struct blk_queue *q = &blk->queues[i];
+		char name[32];	/* the worker keeps 15 */
+
+		q->blk = blk;
+		q->index = i;
+		pthread_mutex_init(&q->lock, NULL);
+		pthread_cond_init(&q->idle, NULL);
+		snprintf(name, sizeof(name), "blk-%s-q%u", blk->name, i);
+		virtq_worker_init(&q->worker, &queue_worker_ops, q, name);
 	}
 	blk->ops = (struct virtio_device_ops){
 		.name = "blk",

@@ -124,7 +124,7 @@ static int console_activate(struct virtio_device *vdev)
 	struct virtio_console *con = to_console(vdev);
 	int ret;
 
-	ret = virtq_worker_start(&con->tx, "virtio-con-tx");
+	ret = virtq_worker_start(&con->tx);
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&con->rx_lock);
@@ -184,7 +184,7 @@ int virtio_console_init(struct kvm *kvm, struct virtio_device **out)
 	if (!con)
 		return -ENOMEM;
 	pthread_mutex_init(&con->rx_lock, NULL);
-	virtq_worker_init(&con->tx, &tx_ops, con);
+	virtq_worker_init(&con->tx, &tx_ops, con, "virtio-con-tx");
 	con->config.max_nr_ports = htole32(1);
 	ret = virtio_device_init(&con->vdev, &console_ops, &kvm->mem, &con->config,
 				 sizeof(con->config));

@@ -396,14 +396,6 @@ static void tx_drain(void *opaque, unsigned int events)
 
 static const struct virtq_worker_ops tx_ops = { .work = tx_drain };
 
-static int tx_start(struct virtio_net *net)
-{
-	char tname[16];
-
-	snprintf(tname, sizeof(tname), "%.12s-tx", net->name);
-	return virtq_worker_start(&net->tx, tname);
-}
-
 /* ---- control queue (device lock held) ---- */
 
 /* TABLE_SET: two tables, each le32 count then count addresses. */
@@ -566,7 +558,7 @@ static int net_activate(struct virtio_device *vdev)
 	ctrl_drain(net);
 	if (kernel_datapath(net))
 		return 0;
-	ret = tx_start(net);
+	ret = virtq_worker_start(&net->tx);
 	if (ret) {
 		net->be->ops->stop(net->be);
 		return ret;
@@ -668,13 +660,15 @@ int virtio_net_create(const struct guest_mem *mem, const struct net_params *p,
 {
 	struct virtio_net *net = calloc(1, sizeof(*net));
 	struct net_rx_sink sink;
+	char tname[16];
 	int ret;
 
 	if (!net)
 		return -ENOMEM;
 	pthread_mutex_init(&net->rx_lock, NULL);
-	virtq_worker_init(&net->tx, &tx_ops, net);
 	snprintf(net->name, sizeof(net->name), "net%u", index);
+	snprintf(tname, sizeof(tname), "%.12s-tx", net->name);
+	virtq_worker_init(&net->tx, &tx_ops, net, tname);
 	if (p->guest_mac_set)
 		memcpy(net->mac, p->guest_mac, ETH_ADDR_LEN);
 	else

@@ -39,8 +39,7 @@ struct virtio_vsock {
 	struct virtio_vsock_config config;
 	struct kvm *kvm;
 	u64 cid;
-	struct vhost_dev vhost;		/* rings 0 and 1 */
-	bool running;			/* vhost started; control path only */
+	struct vhost_dev vhost;		/* rings 0 and 1; running: vhost started */
 };
 
 static struct virtio_vsock *to_vsock(struct virtio_device *vdev)
@@ -62,28 +61,22 @@ static int vsock_activate(struct virtio_device *vdev)
 		vhost_dev_stop(&vs->vhost);
 		return -EIO;
 	}
-	vs->running = true;
 	/* Buffers queued before DRIVER_OK: their kicks went nowhere. */
 	vhost_dev_kick_all(&vs->vhost);
 	return 0;
 }
 
 /* vhost stops touching the rings before the core forgets them. */
-static void vsock_stop(struct virtio_vsock *vs)
+static void vsock_reset(struct virtio_device *vdev)
 {
+	struct virtio_vsock *vs = to_vsock(vdev);
 	int running = 0;
 
-	if (!vs->running)
+	if (!vs->vhost.running)
 		return;
-	vs->running = false;
 	vhost_dev_ioctl(&vs->vhost, VHOST_VSOCK_SET_RUNNING, &running,
 			"VHOST_VSOCK_SET_RUNNING 0");
 	vhost_dev_stop(&vs->vhost);
-}
-
-static void vsock_reset(struct virtio_device *vdev)
-{
-	vsock_stop(to_vsock(vdev));
 }
 
 static void vsock_queue_notify(struct virtio_device *vdev, struct virt_queue *vq)

@@ -6,11 +6,12 @@
 #include "lkvm/virtio-worker.h"
 
 void virtq_worker_init(struct virtq_worker *w, const struct virtq_worker_ops *ops,
-		       void *opaque)
+		       void *opaque, const char *name)
 {
 	memset(w, 0, sizeof(*w));
 	w->ops = ops;
 	w->opaque = opaque;
+	snprintf(w->name, sizeof(w->name), "%s", name);
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
 }
@@ -46,12 +47,11 @@ static void *worker_thread(void *arg)
 	}
 }
 
-int virtq_worker_start(struct virtq_worker *w, const char *name)
+int virtq_worker_start(struct virtq_worker *w)
 {
 	sigset_t all, old;
 	int ret;
 
-	snprintf(w->name, sizeof(w->name), "%s", name);
 	w->stop = false;
 	w->pending = VIRTQ_WORKER_KICK;
 	sigfillset(&all);

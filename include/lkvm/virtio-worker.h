@@ -50,11 +50,12 @@ struct virtq_worker {
 	char name[16];
 };
 
+/* name: the thread's (at most 15 characters are kept). */
 void virtq_worker_init(struct virtq_worker *w, const struct virtq_worker_ops *ops,
-		       void *opaque);
+		       void *opaque, const char *name);
 void virtq_worker_destroy(struct virtq_worker *w);
 /* 0, or -errno after one log line naming the thread. */
-int virtq_worker_start(struct virtq_worker *w, const char *name);
+int virtq_worker_start(struct virtq_worker *w);
 /* Idempotent: returns once the thread is gone. */
 void virtq_worker_stop(struct virtq_worker *w);
 void virtq_worker_post(struct virtq_worker *w, unsigned int events);
