@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include "lkvm/log.h"
 #include "lkvm/virtio.h"
+#include "fenced-ram.h"
 #include "unit.h"
 
 #define RAM_GPA 0x100000ULL
@@ -36,18 +37,8 @@ static struct guest_mem mem;
 
 static UNUSED void ram_init(void)
 {
-	long page = sysconf(_SC_PAGESIZE);
-	u8 *area;
-
 	if (!ram) {
-		area = mmap(NULL, RAM_SIZE + 2 * page, PROT_NONE,
-			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (area == MAP_FAILED ||
-		    mprotect(area + page, RAM_SIZE, PROT_READ | PROT_WRITE)) {
-			perror("mmap");
-			exit(2);
-		}
-		ram = area + page;
+		ram = fenced_ram(RAM_SIZE);
 		mem.regions[0].gpa = RAM_GPA;
 		mem.regions[0].size = RAM_SIZE;
 		mem.regions[0].hva = ram;

@@ -11,17 +11,21 @@ u8 *ram;
 int queue_signals, config_signals;
 struct tq queues[VDRIVER_MAX_QUEUES];
 
-void ram_map(struct guest_mem *mem)
+u8 *fenced_ram(u64 size)
 {
 	long page = sysconf(_SC_PAGESIZE);
-	u8 *area = mmap(NULL, RAM_SIZE + 2 * page, PROT_NONE,
-			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	u8 *area = mmap(NULL, size + 2 * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	if (area == MAP_FAILED || mprotect(area + page, RAM_SIZE, PROT_READ | PROT_WRITE)) {
+	if (area == MAP_FAILED || mprotect(area + page, size, PROT_READ | PROT_WRITE)) {
 		perror("mmap");
 		exit(2);
 	}
-	ram = area + page;
+	return area + page;
+}
+
+void ram_map(struct guest_mem *mem)
+{
+	ram = fenced_ram(RAM_SIZE);
 	guest_mem_add(mem, RAM_GPA, RAM_SIZE, ram);
 }
 

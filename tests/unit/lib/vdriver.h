@@ -13,6 +13,7 @@
 #include "lkvm/compiler.h"
 #include "lkvm/guest-mem.h"
 #include "lkvm/virtio.h"
+#include "fenced-ram.h"
 
 #define RAM_GPA 0x100000ULL
 #define RAM_SIZE 0x100000ULL	/* 1 MiB */
