@@ -34,6 +34,12 @@ guest/init-blob.o: guest/init-blob.S guest/lkvm-init
 
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 UNIT_BINS := $(UNIT_SRCS:.c=)
+# Test scaffolding shared by the unit tests, compiled once (tests/unit/lib).
+# log-stub.o stands in for log.c where a test links it (LOG_STUB_TESTS,
+# the order and fuzz tests).
+TESTLIB_OBJS := $(patsubst %.c,%.o,$(filter-out %/log-stub.c,$(wildcard tests/unit/lib/*.c)))
+LOG_STUB := tests/unit/lib/log-stub.o
+LOG_STUB_TESTS := tests/unit/test-virtq
 
 all: lkvm
 
@@ -49,8 +55,16 @@ UNIT_WRAP_virtio-blk := -Wl,--wrap=disk_write_zeroes
 UNIT_WRAP_9p := -Wl,--wrap=p9_peek_header
 UNIT_WRAP_ioeventfd := -Wl,--wrap=kvm_ioeventfd
 
-tests/unit/test-%: tests/unit/test-%.o liblkvm.a
-	$(CC) $(LDFLAGS) $(UNIT_WRAP_$*) -o $@ $^ $(LDLIBS)
+tests/unit/%.o: CFLAGS += -Itests/unit/lib
+
+tests/unit/lib/libunit.a: $(TESTLIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+tests/unit/test-%: tests/unit/test-%.o tests/unit/lib/libunit.a liblkvm.a
+	$(CC) $(LDFLAGS) $(UNIT_WRAP_$*) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(LDLIBS)
+
+$(LOG_STUB_TESTS): $(LOG_STUB)
 
 unit-tests: $(UNIT_BINS)
 
@@ -63,10 +77,10 @@ build-weak/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DVIRTQ_TEST_WEAK_SIGNAL_BARRIER -c -o $@ $<
 
-tests/order/virtq-order: tests/order/virtq-order.o liblkvm.a
+tests/order/virtq-order: tests/order/virtq-order.o $(LOG_STUB) liblkvm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-tests/order/virtq-order-weak: tests/order/virtq-order.o $(WEAK_OBJS) liblkvm.a
+tests/order/virtq-order-weak: tests/order/virtq-order.o $(LOG_STUB) $(WEAK_OBJS) liblkvm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 order-tests: tests/order/virtq-order tests/order/virtq-order-weak
@@ -85,13 +99,21 @@ build-asan/%.o: %.c
 build-asan/guest/init-blob.o: guest/init-blob.o
 	@mkdir -p $(dir $@)
 	cp $< $@
+build-asan/tests/unit/%.o: SAN_CFLAGS += -Itests/unit/lib
+
+build-asan/tests/unit/lib/libunit.a: $(addprefix build-asan/,$(TESTLIB_OBJS))
+	rm -f $@
+	ar rcs $@ $^
 
 build-asan/liblkvm.a: $(SAN_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-build-asan/tests/unit/test-%: build-asan/tests/unit/test-%.o build-asan/liblkvm.a
-	$(CC) $(SAN_FLAGS) $(UNIT_WRAP_$*) -o $@ $^ $(LDLIBS)
+build-asan/tests/unit/test-%: build-asan/tests/unit/test-%.o build-asan/tests/unit/lib/libunit.a \
+			     build-asan/liblkvm.a
+	$(CC) $(SAN_FLAGS) $(UNIT_WRAP_$*) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(LDLIBS)
+
+$(addprefix build-asan/,$(LOG_STUB_TESTS)): build-asan/$(LOG_STUB)
 
 asan: $(SAN_UNIT_BINS)
 
@@ -116,7 +138,7 @@ bench: lkvm guests
 
 clean:
 	rm -rf lkvm liblkvm.a guest/lkvm-init build-asan build-weak tests/order/virtq-order tests/order/virtq-order-weak $(LIB_OBJS) main.o $(UNIT_BINS) \
-		tests/unit/*.o $(shell find . -name '*.d' -not -path './.git/*')
+		tests/unit/*.o tests/unit/lib/*.o tests/unit/lib/libunit.a $(shell find . -name '*.d' -not -path './.git/*')
 	$(MAKE) -C tests/guests clean
 	$(MAKE) -C tests/fuzz clean
 

@@ -137,7 +137,6 @@ static void find_modules(const struct lkvm_config *cfg)
 static void add_9p(struct lkvm_config *cfg, const char *dir, const char *tag, bool ro)
 {
 	char *spec = NULL;
-	struct p9_params unused;
 	const char *why;
 
 	for (unsigned int i = 0; i < ARRAY_SIZE(dl.p9_spec); i++)
@@ -150,9 +149,9 @@ static void add_9p(struct lkvm_config *cfg, const char *dir, const char *tag, bo
 	snprintf(spec, sizeof(dl.p9_spec[0]), "%s,%s%s", dir, tag, ro ? ",ro" : "");
 	if (strchr(dir, ','))
 		die("%s: a shared directory's path cannot contain a comma", dir);
-	if (virtio_9p_parse_spec(spec, &unused, &why))
+	if (virtio_9p_parse_spec(spec, &cfg->p9[cfg->nr_p9], &why))
 		die("cannot share %s: %s", dir, why);
-	cfg->p9_specs[cfg->nr_p9++] = spec;
+	cfg->nr_p9++;
 }
 
 static void resolve_dir(const char *what, const char *path, char out[PATH_MAX])
@@ -244,7 +243,7 @@ int devloop_configure(struct lkvm_config *cfg)
 
 static bool uses_user_net(const struct lkvm_config *cfg)
 {
-	return cfg->nr_nics == 0 || strstr(cfg->net_specs[0], "mode=user");
+	return cfg->nr_nics == 0 || cfg->nics[0].mode == NET_MODE_USER;
 }
 
 static void put_config(struct cpio *c, struct kvm *kvm)

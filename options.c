@@ -1,7 +1,8 @@
 /*
  * `lkvm run` command line.  Names follow kvmtool's so existing scripts
- * keep working; an option we know but have not built yet is refused with
- * a message rather than silently ignored.
+ * keep working; a kvmtool option lkvm does not offer is refused with a
+ * message rather than silently ignored.  Every value is parsed and checked
+ * here, into the typed lkvm_config: bad input gets one line and exit 2.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -54,6 +55,7 @@ static const struct option run_options[] = {
 	{ "balloon", no_argument, NULL, OPT_BALLOON },
 	{ "9p", required_argument, NULL, OPT_9P },
 	{ "vsock", required_argument, NULL, OPT_VSOCK },
+	/* kvmtool options lkvm does not offer: recognised so the message is clear. */
 	{ "sandbox", required_argument, NULL, OPT_SANDBOX },
 	{ "no-dhcp", no_argument, NULL, OPT_NODHCP },
 	{ "dev", required_argument, NULL, OPT_DEV },
@@ -156,18 +158,48 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 	return 0;
 }
 
+static const char *const transport_names[] = {
+	[LKVM_TRANSPORT_PCI] = "pci",
+	[LKVM_TRANSPORT_PCI_LEGACY] = "pci-legacy",
+	[LKVM_TRANSPORT_MMIO] = "mmio",
+	[LKVM_TRANSPORT_MMIO_LEGACY] = "mmio-legacy",
+};
+
+const char *lkvm_transport_name(enum lkvm_transport t)
+{
+	return (unsigned int)t < ARRAY_SIZE(transport_names) ? transport_names[t] : "?";
+}
+
+static int parse_transport(const char *s, enum lkvm_transport *t)
+{
+	for (unsigned int i = 0; i < ARRAY_SIZE(transport_names); i++)
+		if (!strcmp(s, transport_names[i])) {
+			*t = i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
 static void config_defaults(struct lkvm_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->ram_mib = 256;
 	cfg->nr_cpus = 1;
-	cfg->console = "serial";
-	cfg->transport = "pci";
+	cfg->console = LKVM_CONSOLE_SERIAL;
+	cfg->transport = LKVM_TRANSPORT_PCI;
 	cfg->sandbox_test_role = -1;
+}
+
+/* A -d, -n or --9p spec its parser refused, saying why. */
+static int spec_error(const char *opt, const char *spec, const char *why)
+{
+	fprintf(stderr, "lkvm run: bad %s '%s': %s\n", opt, spec, why);
+	return LKVM_EXIT_USAGE;
 }
 
 static int parse_one(int opt, const char *arg, struct lkvm_config *cfg)
 {
+	const char *why;
 	unsigned long v;
 
 	switch (opt) {
@@ -212,58 +244,40 @@ static int parse_one(int opt, const char *arg, struct lkvm_config *cfg)
 	case OPT_CONSOLE:
 		if (strcmp(arg, "serial") && strcmp(arg, "virtio"))
 			return usage_error("bad --console '%s': use serial or virtio", arg);
-		cfg->console = arg;
+		cfg->console = strcmp(arg, "virtio") ? LKVM_CONSOLE_SERIAL : LKVM_CONSOLE_VIRTIO;
 		break;
 	case OPT_TRANSPORT:
-		if (strcmp(arg, "pci") && strcmp(arg, "pci-legacy") &&
-		    strcmp(arg, "mmio") && strcmp(arg, "mmio-legacy"))
+		if (parse_transport(arg, &cfg->transport))
 			return usage_error("bad --virtio-transport '%s': use pci, pci-legacy, mmio or mmio-legacy", arg);
-		cfg->transport = arg;
 		break;
 	case OPT_RNG: cfg->rng = true; break;
-	case 'd': {
-		struct disk_params dp;
-		const char *why;
-
+	case 'd':
 		if (cfg->nr_disks >= LKVM_MAX_DISKS)
 			return usage_error("too many -d (%s)", arg);
-		if (disk_parse_spec(arg, &dp, &why)) {
-			fprintf(stderr, "lkvm run: bad --disk '%s': %s\n", arg, why);
-			return LKVM_EXIT_USAGE;
-		}
-		cfg->disk_specs[cfg->nr_disks++] = arg;
+		if (disk_parse_spec(arg, &cfg->disks[cfg->nr_disks], &why))
+			return spec_error("--disk", arg, why);
+		cfg->nr_disks++;
 		break;
-	}
-	case OPT_9P: {
-		struct p9_params p9;
-		const char *why;
-
-		if (virtio_9p_parse_spec(arg, &p9, &why))
-			return usage_error("bad --9p: %s", why);
+	case OPT_9P:
 		if (cfg->nr_p9 >= LKVM_MAX_9P)
 			return usage_error("too many --9p (%s)", arg);
-		cfg->p9_specs[cfg->nr_p9++] = arg;
+		if (virtio_9p_parse_spec(arg, &cfg->p9[cfg->nr_p9], &why))
+			return spec_error("--9p", arg, why);
+		cfg->nr_p9++;
 		break;
-	}
 	case OPT_BALLOON: cfg->balloon = true; break;
 	case OPT_VSOCK:
 		if (parse_uint(arg, 0xfffffffeUL, &v) || v < 3)
 			return usage_error("bad --vsock CID '%s': give 3 to 4294967294", arg);
 		cfg->vsock_cid = v;
 		break;
-	case 'n': {
-		struct net_params np;
-		const char *why;
-
+	case 'n':
 		if (cfg->nr_nics >= LKVM_MAX_NICS)
 			return usage_error("too many -n (%s)", arg);
-		if (net_parse_spec(arg, &np, &why)) {
-			fprintf(stderr, "lkvm run: bad --network '%s': %s\n", arg, why);
-			return LKVM_EXIT_USAGE;
-		}
-		cfg->net_specs[cfg->nr_nics++] = arg;
+		if (net_parse_spec(arg, &cfg->nics[cfg->nr_nics], &why))
+			return spec_error("--network", arg, why);
+		cfg->nr_nics++;
 		break;
-	}
 	case OPT_ROOTFS: cfg->rootfs = arg; break;
 	case OPT_RW: cfg->rootfs_rw = true; break;
 	case OPT_MODULES: cfg->modules_dir = arg; break;
@@ -291,6 +305,7 @@ static const char *option_name(int opt)
 
 int parse_run_options(int argc, char **argv, struct lkvm_config *cfg)
 {
+	const char *why;
 	int opt, ret;
 
 	config_defaults(cfg);
@@ -321,5 +336,7 @@ int parse_run_options(int argc, char **argv, struct lkvm_config *cfg)
 	}
 	if (cfg->gdb_wait && !cfg->gdb)
 		return usage_error("%s", "--gdb-wait needs --gdb PORT");
+	if (!cfg->nr_nics)	/* no -n: one user-mode NIC */
+		net_parse_spec("mode=user", &cfg->nics[cfg->nr_nics++], &why);
 	return 0;
 }

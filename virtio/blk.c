@@ -1,28 +1,27 @@
 /*
  * virtio block device (spec 5.2) on a disk image.
  *
- * Threads.  Each request queue has one I/O thread, started at DRIVER_OK
- * and joined at reset.  queue_notify (a vCPU or the ioeventfd thread) only
- * sets a flag and wakes it, so a kick never waits for the disk, and a kick
- * that races with reset touches nothing but that flag.
+ * Threads.  Each request queue has one I/O thread (a virtq_worker),
+ * started at DRIVER_OK and joined at reset.  queue_notify (a vCPU or the
+ * ioeventfd thread) only posts a kick, so a kick never waits for the disk,
+ * and a kick that races with reset touches nothing but the worker.
  *
  * The used ring has ONE writer: the queue's thread.  It pops every
  * available chain, hands reads, writes and flushes to disk_submit(),
  * sends the batch with one disk_unplug(), and answers malformed requests
  * at once.  A request's completion (on the image's AIO completion thread,
  * or inside disk_unplug() for synchronous formats) only records the result
- * and moves the request to the queue's `done` list under q->lock, waking
- * the thread; the thread writes the status bytes, pushes the used entries
+ * and moves the request to the queue's `done` list under q->lock, posting
+ * BLK_WORK_DONE to the thread; the thread writes the status bytes, pushes the used entries
  * and decides about the interrupt for the whole batch.  The lock hand-off
  * orders the completion's writes to guest buffers before the thread's
  * publication of the used index.
  *
- * Reset waits for every request in flight: the thread leaves only once
- * its in-flight count is zero, dropping results the reset made moot.
+ * Reset stops the thread, then waits for every request in flight,
+ * dropping results the reset made moot.
  */
 #include <endian.h>
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +31,7 @@
 #include "lkvm/kvm.h"
 #include "lkvm/log.h"
 #include "lkvm/virtio.h"
+#include "lkvm/virtio-worker.h"
 #include "lkvm/virtio-blk.h"
 #include "lkvm/sandbox.h"
 
@@ -44,6 +44,8 @@
 #define BLK_SEG_SIZE sizeof(struct virtio_blk_discard_write_zeroes)
 /* Legacy synonym of FLUSH (spec "Legacy Interface: Device Operation"). */
 #define BLK_T_FLUSH_OUT 5
+/* Worker event: a request completed (see blk_req_complete). */
+#define BLK_WORK_DONE 0x2u
 
 struct virtio_blk;
 
@@ -62,12 +64,10 @@ struct blk_req {
 struct blk_queue {
 	struct virtio_blk *blk;
 	unsigned int index;
-	pthread_t thread;
-	bool running;		/* control path only */
+	struct virtq_worker worker;
 
-	pthread_mutex_t lock;	/* kick, stop, done, inflight */
-	pthread_cond_t cond;
-	bool kick, stop;
+	pthread_mutex_t lock;	/* done, inflight */
+	pthread_cond_t idle;	/* inflight reached 0 */
 	struct blk_req *done;	/* completed, for the thread to push */
 	unsigned int inflight;	/* handed to the disk, not yet in done */
 
@@ -254,8 +254,10 @@ static void blk_req_complete(struct disk_req *dreq, ssize_t ret)
 	pthread_mutex_lock(&q->lock);
 	req->next = q->done;
 	q->done = req;
-	q->inflight--;
-	pthread_cond_signal(&q->cond);
+	if (!--q->inflight)
+		pthread_cond_signal(&q->idle);
+	/* Under q->lock: once quiesce() sees no request in flight, no completion touches q. */
+	virtq_worker_post(&q->worker, BLK_WORK_DONE);
 	pthread_mutex_unlock(&q->lock);
 }
 
@@ -532,7 +534,7 @@ static void quiesce(struct blk_queue *q)
 
 	pthread_mutex_lock(&q->lock);
 	while (q->inflight)
-		pthread_cond_wait(&q->cond, &q->lock);
+		pthread_cond_wait(&q->idle, &q->lock);
 	list = q->done;
 	q->done = NULL;
 	pthread_mutex_unlock(&q->lock);
@@ -544,63 +546,35 @@ static void quiesce(struct blk_queue *q)
 	}
 }
 
-static void *queue_thread(void *arg)
+static void queue_work(void *opaque, unsigned int events)
 {
-	struct blk_queue *q = arg;
+	struct blk_queue *q = opaque;
 	struct virt_queue *vq = queue_vq(q);
-	char name[16];
+	struct blk_req *done = take_done(q);
 
-	snprintf(name, sizeof(name), "blk-%s-q%u", q->blk->name, q->index);
-	pthread_setname_np(pthread_self(), name);
-	for (;;) {
-		struct blk_req *done;
-		bool kick;
-
-		pthread_mutex_lock(&q->lock);
-		while (!q->kick && !q->done && !q->stop)
-			pthread_cond_wait(&q->cond, &q->lock);
-		if (q->stop) {
-			pthread_mutex_unlock(&q->lock);
-			quiesce(q);
-			return NULL;
-		}
-		kick = q->kick;
-		q->kick = false;
-		done = q->done;
-		q->done = NULL;
-		pthread_mutex_unlock(&q->lock);
-		if (done) {
-			push_done(q, done);
-			virtq_publish_used(vq);
-			virtq_signal_if_needed(vq);
-		}
-		if (kick || (done && q->starved))
-			process_queue(q);
+	if (done) {
+		push_done(q, done);
+		virtq_publish_used(vq);
+		virtq_signal_if_needed(vq);
 	}
+	if ((events & VIRTQ_WORKER_KICK) || (done && q->starved))
+		process_queue(q);
 }
+
+static const struct virtq_worker_ops queue_worker_ops = { .work = queue_work };
 
 /* ---- device ops ---- */
 
 static void blk_queue_notify(struct virtio_device *vdev, struct virt_queue *vq)
 {
-	struct blk_queue *q = &to_blk(vdev)->queues[vq->index];
-
-	pthread_mutex_lock(&q->lock);
-	q->kick = true;
-	pthread_cond_signal(&q->cond);
-	pthread_mutex_unlock(&q->lock);
+	virtq_worker_kick(&to_blk(vdev)->queues[vq->index].worker);
 }
 
+/* Also for a queue never started: nothing is then in flight. */
 static void stop_queue(struct blk_queue *q)
 {
-	if (!q->running)
-		return;
-	pthread_mutex_lock(&q->lock);
-	q->stop = true;
-	pthread_cond_signal(&q->cond);
-	pthread_mutex_unlock(&q->lock);
-	pthread_join(q->thread, NULL);
-	q->running = false;
+	virtq_worker_stop(&q->worker);
+	quiesce(q);
 }
 
 static void blk_reset(struct virtio_device *vdev)
@@ -613,24 +587,8 @@ static void blk_reset(struct virtio_device *vdev)
 
 static int start_queue(struct blk_queue *q)
 {
-	sigset_t all, old;
-	int ret;
-
-	q->stop = false;
-	q->kick = true;		/* requests may be queued already */
 	q->starved = false;
-	/* Signals are for the vCPU and main threads. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = sandbox_thread_create(&q->thread, NULL, SANDBOX_BLK, queue_thread, q);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (ret) {
-		pr_err_ratelimited("virtio-blk %s: cannot start the thread of queue %u (error %d)",
-		       q->blk->name, q->index, ret);
-		return -ret;
-	}
-	q->running = true;
-	return 0;
+	return virtq_worker_start(&q->worker);
 }
 
 static int blk_activate(struct virtio_device *vdev)
@@ -704,8 +662,9 @@ static void blk_free(struct virtio_blk *blk)
 			req_free(q->free);
 			q->free = next;
 		}
+		virtq_worker_destroy(&q->worker);
 		pthread_mutex_destroy(&q->lock);
-		pthread_cond_destroy(&q->cond);
+		pthread_cond_destroy(&q->idle);
 	}
 	free(blk->queues);
 	disk_close(blk->disk);
@@ -732,10 +691,15 @@ static int blk_create(struct kvm *kvm, struct disk_image *disk, unsigned int ind
 		return -ENOMEM;
 	}
 	for (unsigned int i = 0; i < blk->nr_queues; i++) {
-		blk->queues[i].blk = blk;
-		blk->queues[i].index = i;
-		pthread_mutex_init(&blk->queues[i].lock, NULL);
-		pthread_cond_init(&blk->queues[i].cond, NULL);
+		struct blk_queue *q = &blk->queues[i];
+		char name[32];	/* the worker keeps 15 */
+
+		q->blk = blk;
+		q->index = i;
+		pthread_mutex_init(&q->lock, NULL);
+		pthread_cond_init(&q->idle, NULL);
+		snprintf(name, sizeof(name), "blk-%s-q%u", blk->name, i);
+		virtq_worker_init(&q->worker, &queue_worker_ops, q, name, SANDBOX_BLK);
 	}
 	blk->ops = (struct virtio_device_ops){
 		.name = "blk",
@@ -759,30 +723,23 @@ static int blk_create(struct kvm *kvm, struct disk_image *disk, unsigned int ind
 	return 0;
 }
 
-int virtio_blk_init(struct kvm *kvm, const char *spec, unsigned int index,
+int virtio_blk_init(struct kvm *kvm, const struct disk_params *p, unsigned int index,
 		    struct virtio_device **out)
 {
-	struct disk_params p;
 	struct disk_image *disk;
 	struct virtio_blk *blk;
-	const char *why;
 	int ret;
 
-	ret = disk_parse_spec(spec, &p, &why);
-	if (ret) {
-		pr_err("-d %s: %s", spec, why);
-		return ret;
-	}
-	disk = disk_open(&p, &ret);
+	disk = disk_open(p, &ret);
 	if (!disk)
 		return ret;
 	ret = blk_create(kvm, disk, index, &blk);
 	if (ret) {
-		pr_err("%s: cannot create its virtio-blk device: %s", p.path, strerror(-ret));
+		pr_err("%s: cannot create its virtio-blk device: %s", p->path, strerror(-ret));
 		disk_close(disk);
 		return ret;
 	}
-	pr_debug("virtio-blk %s: %s (%s%s%s), %llu sectors, %u queues", blk->name, p.path,
+	pr_debug("virtio-blk %s: %s (%s%s%s), %llu sectors, %u queues", blk->name, p->path,
 		 disk->ops->name, disk->readonly ? ", ro" : "", disk->direct ? ", direct" : "",
 		 (unsigned long long)blk->capacity, blk->nr_queues);
 	*out = &blk->vdev;

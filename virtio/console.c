@@ -21,6 +21,7 @@
 #include "lkvm/log.h"
 #include "lkvm/term.h"
 #include "lkvm/virtio.h"
+#include "lkvm/virtio-worker.h"
 #include "lkvm/virtio-console.h"
 #include "lkvm/sandbox.h"
 
@@ -36,11 +37,7 @@ struct virtio_console {
 	bool rx_active;
 	struct virtq_elem *rx_elem;
 
-	pthread_mutex_t tx_lock;	/* tx_kick, tx_stop */
-	pthread_cond_t tx_cond;
-	bool tx_kick, tx_stop;
-	bool tx_running;		/* control path only */
-	pthread_t tx_thread;
+	struct virtq_worker tx;
 	struct virtq_elem *tx_elem;
 };
 
@@ -94,56 +91,31 @@ static size_t console_push(void *opaque, const u8 *buf, size_t n)
 
 /* ---- transmit: guest -> host terminal ---- */
 
-static void tx_drain(struct virtio_console *con)
+static void tx_drain(void *opaque, unsigned int events)
 {
+	struct virtio_console *con = opaque;
 	struct virt_queue *vq = &con->vdev.vqs[TXQ];
 	struct virtq_elem *e = con->tx_elem;
 
 	do {
 		virtq_disable_notify(vq);
-		while (!__atomic_load_n(&con->tx_stop, __ATOMIC_RELAXED) && virtq_pop(vq, e)) {
+		while (!virtq_worker_stopping(&con->tx) && virtq_pop(vq, e)) {
 			for (unsigned int i = 0; i < e->out_num; i++)
 				console_write(e->iov[i].iov_base, e->iov[i].iov_len);
 			virtq_push(vq, e->head, 0);
 		}
 		virtq_signal_if_needed(vq);
-	} while (!__atomic_load_n(&con->tx_stop, __ATOMIC_RELAXED) &&
-		 virtq_enable_notify_and_check(vq));
+	} while (!virtq_worker_stopping(&con->tx) && virtq_enable_notify_and_check(vq));
 }
 
-static void *tx_thread(void *arg)
-{
-	struct virtio_console *con = arg;
-
-	pthread_setname_np(pthread_self(), "virtio-con-tx");
-	for (;;) {
-		pthread_mutex_lock(&con->tx_lock);
-		while (!con->tx_kick && !con->tx_stop)
-			pthread_cond_wait(&con->tx_cond, &con->tx_lock);
-		if (con->tx_stop) {
-			pthread_mutex_unlock(&con->tx_lock);
-			return NULL;
-		}
-		con->tx_kick = false;
-		pthread_mutex_unlock(&con->tx_lock);
-		tx_drain(con);
-	}
-}
-
-static void tx_kick(struct virtio_console *con)
-{
-	pthread_mutex_lock(&con->tx_lock);
-	con->tx_kick = true;
-	pthread_cond_signal(&con->tx_cond);
-	pthread_mutex_unlock(&con->tx_lock);
-}
+static const struct virtq_worker_ops tx_ops = { .work = tx_drain };
 
 /* ---- device ops ---- */
 
 static void console_queue_notify(struct virtio_device *vdev, struct virt_queue *vq)
 {
 	if (vq->index == TXQ)
-		tx_kick(to_console(vdev));
+		virtq_worker_kick(&to_console(vdev)->tx);
 	else
 		term_input_ready();	/* new receive buffers */
 }
@@ -153,14 +125,9 @@ static int console_activate(struct virtio_device *vdev)
 	struct virtio_console *con = to_console(vdev);
 	int ret;
 
-	con->tx_stop = false;
-	con->tx_kick = true;	/* output may be queued already */
-	ret = sandbox_thread_create(&con->tx_thread, NULL, SANDBOX_CONSOLE_OUT, tx_thread, con);
-	if (ret) {
-		pr_err_ratelimited("virtio-console: cannot start the output thread (error %d)", ret);
-		return -ret;
-	}
-	con->tx_running = true;
+	ret = virtq_worker_start(&con->tx);
+	if (ret)
+		return ret;
 	pthread_mutex_lock(&con->rx_lock);
 	con->rx_active = true;
 	pthread_mutex_unlock(&con->rx_lock);
@@ -174,14 +141,7 @@ static void console_reset(struct virtio_device *vdev)
 	pthread_mutex_lock(&con->rx_lock);
 	con->rx_active = false;
 	pthread_mutex_unlock(&con->rx_lock);
-	if (!con->tx_running)
-		return;
-	pthread_mutex_lock(&con->tx_lock);
-	__atomic_store_n(&con->tx_stop, true, __ATOMIC_RELAXED);
-	pthread_cond_signal(&con->tx_cond);
-	pthread_mutex_unlock(&con->tx_lock);
-	pthread_join(con->tx_thread, NULL);
-	con->tx_running = false;
+	virtq_worker_stop(&con->tx);
 }
 
 /*
@@ -212,8 +172,7 @@ static void console_free(struct virtio_console *con)
 	virtq_elem_free(con->rx_elem);
 	virtq_elem_free(con->tx_elem);
 	pthread_mutex_destroy(&con->rx_lock);
-	pthread_mutex_destroy(&con->tx_lock);
-	pthread_cond_destroy(&con->tx_cond);
+	virtq_worker_destroy(&con->tx);
 	free(con);
 }
 
@@ -226,8 +185,7 @@ int virtio_console_init(struct kvm *kvm, struct virtio_device **out)
 	if (!con)
 		return -ENOMEM;
 	pthread_mutex_init(&con->rx_lock, NULL);
-	pthread_mutex_init(&con->tx_lock, NULL);
-	pthread_cond_init(&con->tx_cond, NULL);
+	virtq_worker_init(&con->tx, &tx_ops, con, "virtio-con-tx", SANDBOX_CONSOLE_OUT);
 	con->config.max_nr_ports = htole32(1);
 	ret = virtio_device_init(&con->vdev, &console_ops, &kvm->mem, &con->config,
 				 sizeof(con->config));

@@ -97,6 +97,14 @@ static void signal_config(struct virtio_device *vdev)
 		vdev->transport->signal_config(vdev);
 }
 
+/* The ISR bit first: a legacy driver's handler reads it to find the cause. */
+void virtio_signal_queue(struct virtio_device *vdev, struct virt_queue *vq)
+{
+	__atomic_or_fetch(&vdev->isr, VIRTIO_ISR_QUEUE, __ATOMIC_SEQ_CST);
+	if (vdev->transport && vdev->transport->signal_queue)
+		vdev->transport->signal_queue(vdev, vq);
+}
+
 /* Lock-free: called from device threads, which must never wait on reset. */
 void virtio_device_mark_broken(struct virtio_device *vdev, const char *fmt, ...)
 {

@@ -31,6 +31,7 @@
 #include "lkvm/log.h"
 #include "lkvm/net.h"
 #include "lkvm/virtio.h"
+#include "lkvm/virtio-worker.h"
 #include "lkvm/virtio-net.h"
 
 #define RXQ VIRTIO_NET_RXQ
@@ -68,11 +69,7 @@ struct virtio_net {
 	struct virtq_elem **rx_scratch;
 	unsigned int rx_held, rx_alloc;	/* rx_alloc elems exist in rx_pool */
 
-	pthread_mutex_t tx_lock;	/* tx_kick, tx_stop */
-	pthread_cond_t tx_cond;
-	bool tx_kick, tx_stop;
-	bool tx_running;		/* control path only */
-	pthread_t tx_thread;
+	struct virtq_worker tx;
 	struct virtq_elem *tx_elem;
 	struct iovec *tx_iov;
 
@@ -376,19 +373,15 @@ static void tx_one(struct virtio_net *net, const struct virtq_elem *e)
 	count(&net->stats.tx_bytes, len);
 }
 
-static bool tx_stopping(struct virtio_net *net)
+static void tx_drain(void *opaque, unsigned int events)
 {
-	return __atomic_load_n(&net->tx_stop, __ATOMIC_RELAXED);
-}
-
-static void tx_drain(struct virtio_net *net)
-{
+	struct virtio_net *net = opaque;
 	struct virt_queue *vq = &net->vdev.vqs[TXQ];
 	unsigned int batch = 0;
 
 	do {
 		virtq_disable_notify(vq);
-		while (!tx_stopping(net) && virtq_pop(vq, net->tx_elem)) {
+		while (!virtq_worker_stopping(&net->tx) && virtq_pop(vq, net->tx_elem)) {
 			tx_one(net, net->tx_elem);
 			virtq_push(vq, net->tx_elem->head, 0);
 			/* Long bursts: let the guest reuse buffers early. */
@@ -398,64 +391,10 @@ static void tx_drain(struct virtio_net *net)
 		if (net->be->ops->tx_flush)
 			net->be->ops->tx_flush(net->be);
 		virtq_signal_if_needed(vq);
-	} while (!tx_stopping(net) && virtq_enable_notify_and_check(vq));
+	} while (!virtq_worker_stopping(&net->tx) && virtq_enable_notify_and_check(vq));
 }
 
-static void *tx_thread(void *arg)
-{
-	struct virtio_net *net = arg;
-	char tname[16];
-
-	snprintf(tname, sizeof(tname), "%.12s-tx", net->name);
-	pthread_setname_np(pthread_self(), tname);
-	for (;;) {
-		pthread_mutex_lock(&net->tx_lock);
-		while (!net->tx_kick && !net->tx_stop)
-			pthread_cond_wait(&net->tx_cond, &net->tx_lock);
-		if (net->tx_stop) {
-			pthread_mutex_unlock(&net->tx_lock);
-			return NULL;
-		}
-		net->tx_kick = false;
-		pthread_mutex_unlock(&net->tx_lock);
-		tx_drain(net);
-	}
-}
-
-static void tx_kick(struct virtio_net *net)
-{
-	pthread_mutex_lock(&net->tx_lock);
-	net->tx_kick = true;
-	pthread_cond_signal(&net->tx_cond);
-	pthread_mutex_unlock(&net->tx_lock);
-}
-
-static int tx_start(struct virtio_net *net)
-{
-	int ret;
-
-	net->tx_stop = false;
-	net->tx_kick = true;	/* frames may be queued already */
-	ret = sandbox_thread_create(&net->tx_thread, NULL, net->be->tx_role, tx_thread, net);
-	if (ret) {
-		pr_err_ratelimited("virtio-%s: cannot start the transmit thread (error %d)", net->name, ret);
-		return -ret;
-	}
-	net->tx_running = true;
-	return 0;
-}
-
-static void tx_stop(struct virtio_net *net)
-{
-	if (!net->tx_running)
-		return;
-	pthread_mutex_lock(&net->tx_lock);
-	__atomic_store_n(&net->tx_stop, true, __ATOMIC_RELAXED);
-	pthread_cond_signal(&net->tx_cond);
-	pthread_mutex_unlock(&net->tx_lock);
-	pthread_join(net->tx_thread, NULL);
-	net->tx_running = false;
-}
+static const struct virtq_worker_ops tx_ops = { .work = tx_drain };
 
 /* ---- control queue (device lock held) ---- */
 
@@ -577,7 +516,7 @@ static void net_queue_notify(struct virtio_device *vdev, struct virt_queue *vq)
 	} else if (kernel_datapath(net)) {
 		net->be->ops->kick(net->be, vq->index);
 	} else if (vq->index == TXQ) {
-		tx_kick(net);
+		virtq_worker_kick(&net->tx);
 	} else {
 		net->be->ops->rx_wake(net->be);	/* new receive buffers */
 	}
@@ -619,7 +558,7 @@ static int net_activate(struct virtio_device *vdev)
 	ctrl_drain(net);
 	if (kernel_datapath(net))
 		return 0;
-	ret = tx_start(net);
+	ret = virtq_worker_start(&net->tx);
 	if (ret) {
 		net->be->ops->stop(net->be);
 		return ret;
@@ -640,7 +579,7 @@ static void net_reset(struct virtio_device *vdev)
 	net->rx_active = false;
 	net->rx_held = 0;	/* the core forgets the queue, and these chains */
 	pthread_mutex_unlock(&net->rx_lock);
-	tx_stop(net);
+	virtq_worker_stop(&net->tx);
 	net->be->ops->stop(net->be);
 	/* Kept frames are retried now and dropped: the driver restarts. */
 	net->be->ops->rx_wake(net->be);
@@ -685,8 +624,7 @@ static void net_free(struct virtio_net *net)
 	free(net->tx_iov);
 	free(net->ctrl_buf);
 	pthread_mutex_destroy(&net->rx_lock);
-	pthread_mutex_destroy(&net->tx_lock);
-	pthread_cond_destroy(&net->tx_cond);
+	virtq_worker_destroy(&net->tx);
 	free(net);
 }
 
@@ -722,14 +660,16 @@ int virtio_net_create(const struct guest_mem *mem, const struct net_params *p,
 {
 	struct virtio_net *net = calloc(1, sizeof(*net));
 	struct net_rx_sink sink;
+	char tname[16];
 	int ret;
 
 	if (!net)
 		return -ENOMEM;
 	pthread_mutex_init(&net->rx_lock, NULL);
-	pthread_mutex_init(&net->tx_lock, NULL);
-	pthread_cond_init(&net->tx_cond, NULL);
 	snprintf(net->name, sizeof(net->name), "net%u", index);
+	snprintf(tname, sizeof(tname), "%.12s-tx", net->name);
+	/* The back end, opened below, decides the transmit thread's role. */
+	virtq_worker_init(&net->tx, &tx_ops, net, tname, SANDBOX_NET_TAP);
 	if (p->guest_mac_set)
 		memcpy(net->mac, p->guest_mac, ETH_ADDR_LEN);
 	else
@@ -752,6 +692,7 @@ int virtio_net_create(const struct guest_mem *mem, const struct net_params *p,
 		net_free(net);
 		return ret;
 	}
+	net->tx.role = net->be->tx_role;
 	net_set_features(net, p);
 	*out = &net->vdev;
 	return 0;

@@ -17,16 +17,16 @@
 
 int virtio_attach(struct kvm *kvm, struct virtio_device *vdev)
 {
-	const char *t = kvm->cfg->transport;
-
-	if (!strcmp(t, "pci"))
+	switch (kvm->cfg->transport) {
+	case LKVM_TRANSPORT_PCI:
 		return virtio_pci_attach(kvm, vdev, false);
-	if (!strcmp(t, "pci-legacy"))
+	case LKVM_TRANSPORT_PCI_LEGACY:
 		return virtio_pci_attach(kvm, vdev, true);
-	if (!strcmp(t, "mmio"))
+	case LKVM_TRANSPORT_MMIO:
 		return virtio_mmio_attach(kvm, vdev, false);
-	if (!strcmp(t, "mmio-legacy"))
+	case LKVM_TRANSPORT_MMIO_LEGACY:
 		return virtio_mmio_attach(kvm, vdev, true);
+	}
 	return -EINVAL;
 }
 
@@ -46,26 +46,20 @@ static void add_device(struct kvm *kvm, const char *what,
 	ret = virtio_attach(kvm, vdev);
 	if (ret < 0)
 		die("cannot attach %s to the %s transport: %s", what,
-		    kvm->cfg->transport, strerror(-ret));
+		    lkvm_transport_name(kvm->cfg->transport), strerror(-ret));
 }
 
-/* -n options in order (NIC i gets default MAC i); none: one user-mode NIC. */
+/* NICs in -n order (NIC i gets default MAC i); mode=none makes none. */
 static void add_nics(struct kvm *kvm)
 {
-	unsigned int n = kvm->cfg->nr_nics ? kvm->cfg->nr_nics : 1;
-
-	for (unsigned int i = 0; i < n; i++) {
-		const char *spec = kvm->cfg->nr_nics ? kvm->cfg->net_specs[i] : "mode=user";
+	for (unsigned int i = 0; i < kvm->cfg->nr_nics; i++) {
+		const struct net_params *p = &kvm->cfg->nics[i];
 		struct virtio_device *vdev;
-		struct net_params p;
-		const char *why;
 		int ret;
 
-		if (net_parse_spec(spec, &p, &why))
-			die("bad --network '%s': %s", spec, why);
-		if (p.mode == NET_MODE_NONE)
+		if (p->mode == NET_MODE_NONE)
 			continue;
-		ret = virtio_net_init(kvm, &p, i, &vdev);
+		ret = virtio_net_init(kvm, p, i, &vdev);
 		if (ret < 0)
 			die("cannot create virtio-net %u: %s", i, strerror(-ret));
 		ret = virtio_attach(kvm, vdev);
@@ -74,23 +68,19 @@ static void add_nics(struct kvm *kvm)
 	}
 }
 
-static void add_9p(struct kvm *kvm, const char *spec)
+static void add_9p(struct kvm *kvm, const struct p9_params *p)
 {
-	struct p9_params p;
 	struct virtio_device *vdev;
-	const char *why;
 
-	if (virtio_9p_parse_spec(spec, &p, &why))
-		die("bad --9p %s: %s", spec, why);
-	if (virtio_9p_init(kvm, &p, &vdev) < 0)
-		die("cannot share %s over 9p", p.dir);
+	if (virtio_9p_init(kvm, p, &vdev) < 0)
+		die("cannot share %s over 9p", p->dir);
 	if (virtio_attach(kvm, vdev) < 0)
 		die("cannot attach virtio-9p");
 }
 
 void virtio_devices_init(struct kvm *kvm)
 {
-	if (!strcmp(kvm->cfg->console, "virtio"))
+	if (kvm->cfg->console == LKVM_CONSOLE_VIRTIO)
 		add_device(kvm, "virtio-console", virtio_console_init);
 	if (kvm->cfg->rng)
 		add_device(kvm, "virtio-rng", virtio_rng_init);
@@ -99,19 +89,20 @@ void virtio_devices_init(struct kvm *kvm)
 	if (kvm->cfg->vsock_cid)
 		add_device(kvm, "virtio-vsock", vsock_init);
 	for (unsigned int i = 0; i < kvm->cfg->nr_disks; i++) {
+		const struct disk_params *p = &kvm->cfg->disks[i];
 		struct virtio_device *vdev;
 
-		if (virtio_blk_init(kvm, kvm->cfg->disk_specs[i], i, &vdev) < 0)
-			die("cannot use disk %s", kvm->cfg->disk_specs[i]);
+		if (virtio_blk_init(kvm, p, i, &vdev) < 0)
+			die("cannot use disk %s", p->path);
 		if (virtio_attach(kvm, vdev) < 0)
 			die("cannot attach virtio-blk");
 	}
 	for (unsigned int i = 0; i < kvm->cfg->nr_p9; i++)
-		add_9p(kvm, kvm->cfg->p9_specs[i]);
+		add_9p(kvm, &kvm->cfg->p9[i]);
 	add_nics(kvm);
 }
 
 const char *virtio_console_name(struct kvm *kvm)
 {
-	return strcmp(kvm->cfg->console, "virtio") ? NULL : "hvc0";
+	return kvm->cfg->console == LKVM_CONSOLE_VIRTIO ? "hvc0" : NULL;
 }

@@ -306,13 +306,8 @@ bool virtq_should_signal(struct virt_queue *vq)
 
 void virtq_signal_if_needed(struct virt_queue *vq)
 {
-	struct virtio_device *vdev = vq->vdev;
-
-	if (!virtq_should_signal(vq))
-		return;
-	__atomic_or_fetch(&vdev->isr, VIRTIO_ISR_QUEUE, __ATOMIC_SEQ_CST);
-	if (vdev->transport && vdev->transport->signal_queue)
-		vdev->transport->signal_queue(vdev, vq);
+	if (virtq_should_signal(vq))
+		virtio_signal_queue(vq->vdev, vq);
 }
 
 void virtq_push_and_signal(struct virt_queue *vq, u16 head, u32 len)

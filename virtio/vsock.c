@@ -6,13 +6,9 @@
  * lkvm: we never send an event (only migration would), so its buffers just
  * wait there.
  *
- * Notifications.  The transport owns the notify addresses and gives us no
- * eventfd for them, so kicks arrive as queue_notify calls and are passed on
- * by writing the queue's vhost kick eventfd.  In the other direction vhost
- * signals a per-queue "call" eventfd when it wants the guest interrupted
- * (it applies EVENT_IDX / NO_INTERRUPT itself, having written the used
- * ring); a thread of ours waits on those and raises the transport's queue
- * interrupt.  That is the one place a device here signals without
+ * Notifications: kicks arrive as queue_notify calls and are passed on to
+ * vhost; its interrupt requests come back through the call thread of the
+ * shared vhost helper (include/lkvm/vhost.h), which signals without
  * virtq_signal_if_needed(): the used ring is vhost's, not ours, and so is
  * the decision to interrupt.
  *
@@ -22,17 +18,15 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
-#include <unistd.h>
 #include <linux/vhost.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_vsock.h>
 #include "lkvm/kvm.h"
 #include "lkvm/log.h"
+#include "lkvm/vhost.h"
 #include "lkvm/virtio.h"
 #include "lkvm/virtio-vsock.h"
 #include "lkvm/sandbox.h"
@@ -46,14 +40,7 @@ struct virtio_vsock {
 	struct virtio_vsock_config config;
 	struct kvm *kvm;
 	u64 cid;
-	int vhost_fd;
-	u64 vhost_features;
-	int kick_fd[VSOCK_VHOST_QUEUES];
-	int call_fd[VSOCK_VHOST_QUEUES];
-	int stop_fd;			/* ends the call thread */
-	pthread_t call_thread;
-	bool thread_started;
-	bool running;			/* vhost started; atomic */
+	struct vhost_dev vhost;		/* rings 0 and 1; running: vhost started */
 };
 
 static struct virtio_vsock *to_vsock(struct virtio_device *vdev)
@@ -61,158 +48,42 @@ static struct virtio_vsock *to_vsock(struct virtio_device *vdev)
 	return container_of(vdev, struct virtio_vsock, vdev);
 }
 
-static int vhost_ioctl(struct virtio_vsock *vs, unsigned long req, const void *arg,
-		       const char *what)
-{
-	if (ioctl(vs->vhost_fd, req, arg) < 0) {
-		int err = -errno;
-
-		pr_err_ratelimited("virtio-vsock: %s: %s", what, strerror(errno));
-		return err;
-	}
-	return 0;
-}
-
-static void eventfd_kick(int fd)
-{
-	u64 one = 1;
-
-	if (write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		pr_debug("virtio-vsock: eventfd write: %s", strerror(errno));
-}
-
-/* ---- interrupts from vhost ---- */
-
-static void *call_thread(void *arg)
-{
-	struct virtio_vsock *vs = arg;
-	struct pollfd pfd[VSOCK_VHOST_QUEUES + 1];
-
-	pthread_setname_np(pthread_self(), "vsock-irq");
-	for (int i = 0; i < VSOCK_VHOST_QUEUES; i++)
-		pfd[i] = (struct pollfd){ .fd = vs->call_fd[i], .events = POLLIN };
-	pfd[VSOCK_VHOST_QUEUES] = (struct pollfd){ .fd = vs->stop_fd, .events = POLLIN };
-	for (;;) {
-		u64 count;
-
-		if (poll(pfd, VSOCK_VHOST_QUEUES + 1, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			pr_err("virtio-vsock: poll: %s", strerror(errno));
-			return NULL;
-		}
-		if (pfd[VSOCK_VHOST_QUEUES].revents)
-			return NULL;
-		for (int i = 0; i < VSOCK_VHOST_QUEUES; i++) {
-			struct virtio_device *vdev = &vs->vdev;
-
-			if (!(pfd[i].revents & POLLIN) ||
-			    read(vs->call_fd[i], &count, sizeof(count)) != sizeof(count))
-				continue;
-			if (!__atomic_load_n(&vs->running, __ATOMIC_ACQUIRE))
-				continue;
-			__atomic_or_fetch(&vdev->isr, VIRTIO_ISR_QUEUE, __ATOMIC_SEQ_CST);
-			if (vdev->transport && vdev->transport->signal_queue)
-				vdev->transport->signal_queue(vdev, &vdev->vqs[i]);
-		}
-	}
-}
-
 /* ---- starting and stopping vhost ---- */
-
-static int set_mem_table(struct virtio_vsock *vs)
-{
-	const struct guest_mem *mem = &vs->kvm->mem;
-	struct vhost_memory *table;
-	int ret;
-
-	table = calloc(1, sizeof(*table) + mem->nr_regions * sizeof(table->regions[0]));
-	if (!table)
-		return -ENOMEM;
-	table->nregions = mem->nr_regions;
-	for (unsigned int i = 0; i < mem->nr_regions; i++)
-		table->regions[i] = (struct vhost_memory_region){
-			.guest_phys_addr = mem->regions[i].gpa,
-			.memory_size = mem->regions[i].size,
-			.userspace_addr = (u64)(unsigned long)mem->regions[i].hva,
-		};
-	ret = vhost_ioctl(vs, VHOST_SET_MEM_TABLE, table, "VHOST_SET_MEM_TABLE");
-	free(table);
-	return ret;
-}
-
-static int setup_vring(struct virtio_vsock *vs, unsigned int i)
-{
-	struct virt_queue *vq = &vs->vdev.vqs[i];
-	struct vhost_vring_state num = { .index = i, .num = vq->size };
-	struct vhost_vring_state base = { .index = i, .num = vq->last_avail_idx };
-	struct vhost_vring_addr addr = {
-		.index = i,
-		.desc_user_addr = (u64)(unsigned long)vq->desc,
-		.avail_user_addr = (u64)(unsigned long)vq->avail,
-		.used_user_addr = (u64)(unsigned long)vq->used,
-	};
-	struct vhost_vring_file kick = { .index = i, .fd = vs->kick_fd[i] };
-	struct vhost_vring_file call = { .index = i, .fd = vs->call_fd[i] };
-
-	if (!__atomic_load_n(&vq->ready, __ATOMIC_ACQUIRE)) {
-		pr_err_ratelimited("virtio-vsock: driver started without queue %u", i);
-		return -EINVAL;
-	}
-	if (vhost_ioctl(vs, VHOST_SET_VRING_NUM, &num, "VHOST_SET_VRING_NUM") ||
-	    vhost_ioctl(vs, VHOST_SET_VRING_BASE, &base, "VHOST_SET_VRING_BASE") ||
-	    vhost_ioctl(vs, VHOST_SET_VRING_ADDR, &addr, "VHOST_SET_VRING_ADDR") ||
-	    vhost_ioctl(vs, VHOST_SET_VRING_KICK, &kick, "VHOST_SET_VRING_KICK") ||
-	    vhost_ioctl(vs, VHOST_SET_VRING_CALL, &call, "VHOST_SET_VRING_CALL"))
-		return -EIO;
-	return 0;
-}
 
 static int vsock_activate(struct virtio_device *vdev)
 {
 	struct virtio_vsock *vs = to_vsock(vdev);
-	u64 features = vdev->driver_features & vs->vhost_features;
 	int running = 1;
 
-	if (vhost_ioctl(vs, VHOST_SET_FEATURES, &features, "VHOST_SET_FEATURES") ||
-	    set_mem_table(vs))
+	if (vhost_dev_start(&vs->vhost, vdev, vdev->driver_features))
 		return -EIO;
-	for (unsigned int i = 0; i < VSOCK_VHOST_QUEUES; i++)
-		if (setup_vring(vs, i))
-			return -EIO;
-	__atomic_store_n(&vs->running, true, __ATOMIC_RELEASE);
-	if (vhost_ioctl(vs, VHOST_VSOCK_SET_RUNNING, &running, "VHOST_VSOCK_SET_RUNNING")) {
-		__atomic_store_n(&vs->running, false, __ATOMIC_RELEASE);
+	if (vhost_dev_ioctl(&vs->vhost, VHOST_VSOCK_SET_RUNNING, &running,
+			    "VHOST_VSOCK_SET_RUNNING")) {
+		vhost_dev_stop(&vs->vhost);
 		return -EIO;
 	}
 	/* Buffers queued before DRIVER_OK: their kicks went nowhere. */
-	for (unsigned int i = 0; i < VSOCK_VHOST_QUEUES; i++)
-		eventfd_kick(vs->kick_fd[i]);
+	vhost_dev_kick_all(&vs->vhost);
 	return 0;
 }
 
 /* vhost stops touching the rings before the core forgets them. */
-static void vsock_stop(struct virtio_vsock *vs)
-{
-	int running = 0;
-
-	if (!__atomic_exchange_n(&vs->running, false, __ATOMIC_ACQ_REL))
-		return;
-	vhost_ioctl(vs, VHOST_VSOCK_SET_RUNNING, &running, "VHOST_VSOCK_SET_RUNNING 0");
-}
-
 static void vsock_reset(struct virtio_device *vdev)
 {
-	vsock_stop(to_vsock(vdev));
+	struct virtio_vsock *vs = to_vsock(vdev);
+	int running = 0;
+
+	if (!vs->vhost.running)
+		return;
+	vhost_dev_ioctl(&vs->vhost, VHOST_VSOCK_SET_RUNNING, &running,
+			"VHOST_VSOCK_SET_RUNNING 0");
+	vhost_dev_stop(&vs->vhost);
 }
 
 static void vsock_queue_notify(struct virtio_device *vdev, struct virt_queue *vq)
 {
-	struct virtio_vsock *vs = to_vsock(vdev);
-
 	/* The event queue's buffers wait for events we never send. */
-	if (vq->index < VSOCK_VHOST_QUEUES)
-		eventfd_kick(vs->kick_fd[vq->index]);
+	vhost_dev_kick(&to_vsock(vdev)->vhost, vq->index);
 }
 
 static const struct virtio_device_ops vsock_ops = {
@@ -227,32 +98,17 @@ static const struct virtio_device_ops vsock_ops = {
 
 /* ---- lifetime ---- */
 
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
 static void vsock_free(struct virtio_vsock *vs)
 {
-	if (vs->thread_started) {
-		eventfd_kick(vs->stop_fd);
-		pthread_join(vs->call_thread, NULL);
-	}
-	for (int i = 0; i < VSOCK_VHOST_QUEUES; i++) {
-		close_fd(&vs->kick_fd[i]);
-		close_fd(&vs->call_fd[i]);
-	}
-	close_fd(&vs->stop_fd);
-	close_fd(&vs->vhost_fd);
+	vhost_dev_exit(&vs->vhost);
 	free(vs);
 }
 
 static int open_vhost(struct virtio_vsock *vs)
 {
-	vs->vhost_fd = open(VSOCK_DEVICE_PATH, O_RDWR | O_CLOEXEC);
-	if (vs->vhost_fd < 0) {
+	int fd = open(VSOCK_DEVICE_PATH, O_RDWR | O_CLOEXEC), ret;
+
+	if (fd < 0) {
 		int err = -errno;
 
 		if (err == -ENOENT || err == -ENODEV || err == -ENXIO)
@@ -263,10 +119,10 @@ static int open_vhost(struct virtio_vsock *vs)
 			       strerror(errno));
 		return err;
 	}
-	if (vhost_ioctl(vs, VHOST_SET_OWNER, NULL, "VHOST_SET_OWNER") ||
-	    vhost_ioctl(vs, VHOST_GET_FEATURES, &vs->vhost_features, "VHOST_GET_FEATURES"))
-		return -EIO;
-	if (ioctl(vs->vhost_fd, VHOST_VSOCK_SET_GUEST_CID, &vs->cid) < 0) {
+	ret = vhost_dev_init(&vs->vhost, fd, "virtio-vsock", "vsock-irq", VSOCK_VHOST_QUEUES);
+	if (ret)
+		return ret;
+	if (ioctl(vs->vhost.fd, VHOST_VSOCK_SET_GUEST_CID, &vs->cid) < 0) {
 		int err = -errno;
 
 		if (errno == EADDRINUSE)
@@ -280,18 +136,6 @@ static int open_vhost(struct virtio_vsock *vs)
 	return 0;
 }
 
-static int make_eventfds(struct virtio_vsock *vs)
-{
-	for (int i = 0; i < VSOCK_VHOST_QUEUES; i++) {
-		vs->kick_fd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		vs->call_fd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (vs->kick_fd[i] < 0 || vs->call_fd[i] < 0)
-			return -errno;
-	}
-	vs->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	return vs->stop_fd < 0 ? -errno : 0;
-}
-
 static struct virtio_vsock *vsock_alloc(struct kvm *kvm, u64 cid)
 {
 	struct virtio_vsock *vs = calloc(1, sizeof(*vs));
@@ -300,9 +144,6 @@ static struct virtio_vsock *vsock_alloc(struct kvm *kvm, u64 cid)
 		return NULL;
 	vs->kvm = kvm;
 	vs->cid = cid;
-	vs->vhost_fd = vs->stop_fd = -1;
-	for (int i = 0; i < VSOCK_VHOST_QUEUES; i++)
-		vs->kick_fd[i] = vs->call_fd[i] = -1;
 	vs->config.guest_cid = htole64(cid);
 	return vs;
 }
@@ -310,9 +151,10 @@ static struct virtio_vsock *vsock_alloc(struct kvm *kvm, u64 cid)
 /* Offer what both the core and vhost support, plus vhost's SEQPACKET. */
 static void limit_features(struct virtio_vsock *vs)
 {
-	u64 extra = vs->vhost_features & (1ULL << VIRTIO_VSOCK_F_SEQPACKET);
+	u64 vhost = vs->vhost.features;
+	u64 extra = vhost & (1ULL << VIRTIO_VSOCK_F_SEQPACKET);
 
-	vs->vdev.device_features = (vs->vdev.device_features & vs->vhost_features) | extra;
+	vs->vdev.device_features = (vs->vdev.device_features & vhost) | extra;
 }
 
 int virtio_vsock_init(struct kvm *kvm, u64 guest_cid, struct virtio_device **out)
@@ -329,8 +171,6 @@ int virtio_vsock_init(struct kvm *kvm, u64 guest_cid, struct virtio_device **out
 	if (!vs)
 		return -ENOMEM;
 	ret = open_vhost(vs);
-	if (!ret)
-		ret = make_eventfds(vs);
 	if (ret) {
 		vsock_free(vs);
 		return ret;
@@ -342,13 +182,6 @@ int virtio_vsock_init(struct kvm *kvm, u64 guest_cid, struct virtio_device **out
 		return ret;
 	}
 	limit_features(vs);
-	ret = sandbox_thread_create(&vs->call_thread, NULL, SANDBOX_VHOST_CALL, call_thread, vs);
-	if (ret) {
-		virtio_device_exit(&vs->vdev);
-		vsock_free(vs);
-		return -ret;
-	}
-	vs->thread_started = true;
 	*out = &vs->vdev;
 	return 0;
 }

@@ -3,6 +3,9 @@
 
 #include <stdbool.h>
 #include "lkvm/compiler.h"
+#include "lkvm/disk.h"
+#include "lkvm/net.h"
+#include "lkvm/virtio-9p.h"
 
 #define LKVM_MAX_DISKS 16
 #define LKVM_MAX_NICS 8
@@ -10,7 +13,20 @@
 #define LKVM_MAX_9P 8
 #define LKVM_MAX_RWDIRS 4
 
-/* What `lkvm run` was asked to do, after option parsing. */
+enum lkvm_console { LKVM_CONSOLE_SERIAL, LKVM_CONSOLE_VIRTIO };
+
+enum lkvm_transport {
+	LKVM_TRANSPORT_PCI, LKVM_TRANSPORT_PCI_LEGACY,
+	LKVM_TRANSPORT_MMIO, LKVM_TRANSPORT_MMIO_LEGACY,
+};
+
+/* "pci", "pci-legacy", "mmio", "mmio-legacy": the --virtio-transport names. */
+const char *lkvm_transport_name(enum lkvm_transport t);
+
+/*
+ * What `lkvm run` was asked to do, after option parsing: every spec is
+ * parsed and checked here once, set-up code only reads typed values.
+ */
 struct lkvm_config {
 	const char *kernel_path;
 	const char *initrd_path;
@@ -19,8 +35,8 @@ struct lkvm_config {
 	const char *name;
 	u64 ram_mib;
 	unsigned int nr_cpus;
-	const char *console;	/* "serial" (default) or "virtio" */
-	const char *transport;	/* "pci" (default), "pci-legacy", "mmio" */
+	enum lkvm_console console;
+	enum lkvm_transport transport;
 	bool rng;
 	bool balloon;
 	u64 vsock_cid;		/* 0: no vsock device */
@@ -32,11 +48,11 @@ struct lkvm_config {
 	bool test_device;	/* hidden: test device for the direct tests */
 	bool no_sandbox;	/* --no-sandbox */
 	int sandbox_test_role;	/* hidden: a role that breaks the sandbox, or -1 */
-	const char *disk_specs[LKVM_MAX_DISKS];
+	struct disk_params disks[LKVM_MAX_DISKS];	/* -d, in order */
 	unsigned int nr_disks;
-	const char *net_specs[LKVM_MAX_NICS];
+	struct net_params nics[LKVM_MAX_NICS];	/* -n, or one user-mode NIC */
 	unsigned int nr_nics;
-	const char *p9_specs[LKVM_MAX_9P];
+	struct p9_params p9[LKVM_MAX_9P];
 	unsigned int nr_p9;
 	/* The kernel developer's loop (devloop.c): host root over 9p, a command. */
 	const char *rootfs;	/* --rootfs: export this instead of / */

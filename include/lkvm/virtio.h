@@ -19,7 +19,9 @@
  * ops->activate() and the moment its ops->reset() returns: reset() must
  * stop/quiesce the device's threads before returning, because the core
  * then clears the queue state.  queue_notify is called only while
- * DRIVER_OK is set and the queue is ready.
+ * DRIVER_OK is set and the queue is ready.  A device thread that sleeps
+ * until kicked is a virtq_worker (lkvm/virtio-worker.h), whose stop()
+ * gives reset() that guarantee.
  *
  * Transport callbacks (signal_queue, signal_config) may be called from any
  * device thread and must be thread-safe.
@@ -182,6 +184,13 @@ bool virtio_has_feature(const struct virtio_device *vdev, unsigned int bit);
 void virtio_device_mark_broken(struct virtio_device *vdev, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 bool virtio_device_is_broken(const struct virtio_device *vdev);
+/*
+ * Raise vq's used-buffer interrupt: sets the ISR bit, then asks the
+ * transport.  Any thread.  Unconditional: devices that keep the used ring
+ * themselves go through virtq_signal_if_needed(), which decides whether;
+ * only a kernel data path (vhost), which has decided already, calls this.
+ */
+void virtio_signal_queue(struct virtio_device *vdev, struct virt_queue *vq);
 
 /* ---- Control path (transport code) ---- */
 

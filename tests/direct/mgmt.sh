@@ -12,32 +12,13 @@
 # exits 1 if anything failed, 77 if /dev/kvm is unusable.
 set -u
 
-top=$(cd "$(dirname "$0")/../.." && pwd)
-lkvm=$top/lkvm
-guests=$top/tests/guests
-limit=20
-
-usage() {
-	echo "usage: $0 [--lkvm PATH] [--timeout SECONDS]" >&2
-	exit 2
-}
-
-while [ $# -gt 0 ]; do
-	case $1 in
-	--lkvm) [ $# -ge 2 ] || usage; lkvm=$2; shift 2 ;;
-	--lkvm=*) lkvm=${1#--lkvm=}; shift ;;
-	--timeout) [ $# -ge 2 ] || usage; limit=$2; shift 2 ;;
-	-h|--help) usage ;;
-	*) echo "$0: unknown argument: $1" >&2; usage ;;
-	esac
-done
-case $lkvm in /*) ;; *) lkvm=$PWD/$lkvm ;; esac
+TIER=mgmt
+. "$(dirname "$0")/lib.sh" "$@"
 
 CASES="list pause-resume dump nmi stat duplicate-name stop missing-vm
 	bad-arguments stale-socket stop-all default-name sigterm-socket
 	balloon vsock-missing sysrq"
 
-passed=0 failed=0 skipped=0
 work=$(mktemp -d)
 export XDG_RUNTIME_DIR=$work/xdg
 mkdir -m 700 "$XDG_RUNTIME_DIR"
@@ -51,8 +32,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pass() { echo "PASS: $1"; passed=$((passed + 1)); }
-skip() { echo "SKIP: $1 ($2)"; skipped=$((skipped + 1)); }
 fail() {
 	echo "FAIL: $1 ($2)"
 	local f
@@ -461,42 +440,4 @@ case_sysrq() {
 	kill_vm "$pid"
 }
 
-kvm_unusable() {
-	if [ ! -e /dev/kvm ]; then
-		echo "/dev/kvm does not exist"
-	elif ! (exec 3<>/dev/kvm) 2>/dev/null; then
-		echo "/dev/kvm cannot be opened read-write by $(id -un)"
-	fi
-}
-
-finish() {
-	echo "mgmt: $passed passed, $failed failed, $skipped skipped"
-	[ "$failed" = 0 ] || exit 1
-	exit "${1:-0}"
-}
-
-why=$(kvm_unusable)
-if [ -n "$why" ]; then
-	echo "################################################################"
-	echo "## SKIPPING THE MANAGEMENT TESTS: $why"
-	echo "################################################################"
-	for c in $CASES; do skip "$c" "$why"; done
-	finish 77
-fi
-for g in counter echo hello; do
-	if [ ! -f "$guests/$g.bin" ]; then
-		echo "FAIL: mgmt ($guests/$g.bin is missing: run 'make guests')"
-		failed=$((failed + 1))
-		finish
-	fi
-done
-if [ ! -x "$lkvm" ]; then
-	echo "FAIL: mgmt ($lkvm is missing or not executable: run 'make')"
-	failed=$((failed + 1))
-	finish
-fi
-
-for c in $CASES; do
-	"case_$c"
-done
-finish
+run_cases "THE MANAGEMENT TESTS" counter echo hello

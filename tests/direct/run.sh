@@ -10,39 +10,19 @@
 # if anything failed, 77 if /dev/kvm is unusable (every case skipped).
 set -u
 
-top=$(cd "$(dirname "$0")/../.." && pwd)
-lkvm=$top/lkvm
-guests=$top/tests/guests
-limit=20
-
-usage() {
-	echo "usage: $0 [--lkvm PATH] [--timeout SECONDS]" >&2
-	exit 2
-}
-
-while [ $# -gt 0 ]; do
-	case $1 in
-	--lkvm) [ $# -ge 2 ] || usage; lkvm=$2; shift 2 ;;
-	--lkvm=*) lkvm=${1#--lkvm=}; shift ;;
-	--timeout) [ $# -ge 2 ] || usage; limit=$2; shift 2 ;;
-	-h|--help) usage ;;
-	*) echo "$0: unknown argument: $1" >&2; usage ;;
-	esac
-done
+TIER=direct
+. "$(dirname "$0")/lib.sh" "$@"
 
 CASES="hello exitcode exitdev probe reset dispatch longmode smp triple pio-loop
 	missing-kernel unknown-option timeout sigterm console-pty boot-trace
 	elf-without-pvh-note sandbox-threads no-sandbox-threads sandbox-violation"
 
-passed=0 failed=0 skipped=0
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 out=$work/stdout
 err=$work/stderr
 status=0
 
-pass() { echo "PASS: $1"; passed=$((passed + 1)); }
-skip() { echo "SKIP: $1 ($2)"; skipped=$((skipped + 1)); }
 
 # fail NAME WHY: the reason plus the tail of what lkvm printed.
 fail() {
@@ -360,39 +340,4 @@ case_sandbox-violation() {
 	expect sandbox-violation 0 '^hello from lkvm guest$'
 }
 
-# Can this process open /dev/kvm read-write?  Prints the reason if not.
-kvm_unusable() {
-	if [ ! -e /dev/kvm ]; then
-		echo "/dev/kvm does not exist"
-	elif ! (exec 3<>/dev/kvm) 2>/dev/null; then
-		echo "/dev/kvm cannot be opened read-write by $(id -un)"
-	fi
-}
-
-finish() {
-	echo "direct: $passed passed, $failed failed, $skipped skipped"
-	[ "$failed" = 0 ] || exit 1
-	exit "${1:-0}"
-}
-
-why=$(kvm_unusable)
-if [ -n "$why" ]; then
-	echo "################################################################"
-	echo "## SKIPPING THE WHOLE DIRECT TIER: $why"
-	echo "################################################################"
-	for c in $CASES; do
-		skip "$c" "$why"
-	done
-	finish 77
-fi
-
-if [ ! -x "$lkvm" ]; then
-	echo "FAIL: lkvm ($lkvm is missing or not executable: run 'make')"
-	failed=$((failed + 1))
-	finish
-fi
-
-for c in $CASES; do
-	"case_$c"
-done
-finish
+run_cases "THE WHOLE DIRECT TIER"

@@ -1,7 +1,8 @@
 /*
  * Harness plumbing shared by the fuzz targets (see fuzz-common.h).  The
- * log functions here replace log.c in the link: the targets never pull
- * log.o out of the library, so there is no clash.
+ * log functions come from the tests' one log stub, linked into every
+ * target: log.o is never pulled out of the library, and die() aborts,
+ * which the fuzzer reports as a crash.
  */
 #define _XOPEN_SOURCE 700
 #include <dirent.h>
@@ -17,8 +18,6 @@
 #include "lkvm/log.h"
 #include "fuzz-common.h"
 
-int log_debug_enabled;
-
 static int verbose = -1;
 
 bool fuzz_verbose(void)
@@ -27,62 +26,15 @@ bool fuzz_verbose(void)
 		const char *v = getenv("FUZZ_VERBOSE");
 
 		verbose = v && *v && strcmp(v, "0");
+		log_debug_enabled = verbose;	/* verbose runs show pr_debug too */
 	}
 	return verbose;
 }
 
-/* Format even when quiet: a bad format argument must still be caught. */
-static void vlog(const char *level, const char *fmt, va_list ap)
+/* The shared log stub (tests/unit/lib/log-stub.c) prints only when verbose. */
+bool log_stub_quiet(void)
 {
-	char buf[1024];
-
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	if (fuzz_verbose())
-		fprintf(stderr, "lkvm: %s%s\n", level, buf);
-}
-
-#define DEFINE_LOG(fn, level)         \
-	void fn(const char *fmt, ...) \
-	{                             \
-		va_list ap;           \
-		va_start(ap, fmt);    \
-		vlog(level, fmt, ap); \
-		va_end(ap);           \
-	}
-
-DEFINE_LOG(pr_err, "error: ")
-DEFINE_LOG(pr_warn, "warning: ")
-DEFINE_LOG(pr_info, "")
-DEFINE_LOG(pr_debug, "debug: ")
-
-/* Rate limits only hide lines: here every message is formatted. */
-unsigned int log_ratelimit_interval_ms = LOG_RATELIMIT_INTERVAL_MS;
-
-void log_ratelimit_reset(void)
-{
-}
-
-void log_ratelimited(struct log_ratelimit *rl, enum log_level level, const char *fmt, ...)
-{
-	static const char *const prefix[] = { "error: ", "warning: ", "", "debug: " };
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog(prefix[level], fmt, ap);
-	va_end(ap);
-}
-
-/* lkvm must never die() on guest or image input: treat it as a crash. */
-void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("lkvm: die() reached from fuzzed input: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	abort();
+	return !fuzz_verbose();
 }
 
 void fuzz_fail(const char *file, int line, const char *cond, const char *fmt, ...)

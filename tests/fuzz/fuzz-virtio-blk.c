@@ -162,6 +162,8 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	struct virtio_blk *blk;
 	struct fuzz_in in;
 	char spec[700];
+	struct disk_params params;
+	const char *why;
 	u16 qsize, desc, avail, used;
 	u8 fl, kicks;
 
@@ -181,7 +183,7 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 		memcpy(ram.hva, data + HDR_LEN, MIN(size - HDR_LEN, RAM_SIZE));
 	reset_image();
 	snprintf(spec, sizeof(spec), "%s,sync%s", img, fl & FL_RO ? ",ro" : "");
-	if (virtio_blk_init(&kvm, spec, 0, &vdev))
+	if (disk_parse_spec(spec, &params, &why) || virtio_blk_init(&kvm, &params, 0, &vdev))
 		abort();
 	blk = to_blk(vdev);
 	blk->ops.activate = activate_inline;

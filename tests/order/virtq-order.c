@@ -50,26 +50,7 @@
 #define BUF_GPA (RAM_GPA + 0x10000)
 #define BUF_LEN 16
 
-/* Only core.c's pr_err on a broken ring would print; keep it visible. */
-__attribute__((weak)) int log_debug_enabled;
-static void stub_log(const char *fmt, va_list ap)
-{
-	fputs("lkvm: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-}
-#define STUB_LOG(fn)                                                  \
-	__attribute__((weak)) void fn(const char *fmt, ...)           \
-	{                                                             \
-		va_list ap;                                           \
-		va_start(ap, fmt);                                    \
-		stub_log(fmt, ap);                                    \
-		va_end(ap);                                           \
-	}
-STUB_LOG(pr_err)
-STUB_LOG(pr_warn)
-STUB_LOG(pr_info)
-__attribute__((weak)) void pr_debug(const char *fmt, ...) {}
+/* Logs: tests/unit/lib/log-stub.c (only a broken ring would print). */
 
 struct options {
 	u64 completions;

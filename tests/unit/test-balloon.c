@@ -9,7 +9,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 #include <linux/virtio_balloon.h>
 #include <linux/virtio_ids.h>
@@ -17,145 +16,35 @@
 #include "lkvm/virtio.h"
 #include "lkvm/virtio-balloon.h"
 #include "unit.h"
+#include "vdriver.h"
 
-#define RAM_GPA 0x100000ULL
-#define RAM_SIZE 0x100000ULL	/* 1 MiB: 256 balloon pages */
-#define QSIZE 16
+/* RAM_SIZE: 1 MiB, 256 balloon pages. */
 #define BUF_GPA (RAM_GPA + 0x10000)
 #define PAGES_GPA (RAM_GPA + 0x80000)	/* pages the tests balloon */
 #define INFLATEQ 0
 #define DEFLATEQ 1
 #define STATSQ 2
 
-#define ST_ACK VIRTIO_CONFIG_S_ACKNOWLEDGE
-#define ST_DRV VIRTIO_CONFIG_S_DRIVER
-#define ST_FOK VIRTIO_CONFIG_S_FEATURES_OK
-#define ST_DOK VIRTIO_CONFIG_S_DRIVER_OK
-#define F_V1 (1ULL << VIRTIO_F_VERSION_1)
 #define F_TELL (1ULL << VIRTIO_BALLOON_F_MUST_TELL_HOST)
 #define F_STATS (1ULL << VIRTIO_BALLOON_F_STATS_VQ)
-#define F_EVENT_IDX (1ULL << VIRTIO_RING_F_EVENT_IDX)
 
-/* ---- fake VM and transport ---- */
+/* ---- fake VM ---- */
 
 static struct kvm kvm;
-static u8 *ram;
-static int queue_signals, config_signals;
 static struct virtio_device *dev;
 
 static void vm_init(void)
 {
-	long page = sysconf(_SC_PAGESIZE);
-	u8 *area = mmap(NULL, RAM_SIZE + 2 * page, PROT_NONE,
-			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (area == MAP_FAILED || mprotect(area + page, RAM_SIZE, PROT_READ | PROT_WRITE)) {
-		perror("mmap");
-		exit(2);
-	}
-	ram = area + page;
-	guest_mem_add(&kvm.mem, RAM_GPA, RAM_SIZE, ram);
+	ram_map(&kvm.mem);
 	kvm.ram_size = RAM_SIZE;
-}
-
-static void *gpa(u64 addr)
-{
-	return ram + (addr - RAM_GPA);
-}
-
-static void t_signal_queue(struct virtio_device *vdev, struct virt_queue *vq)
-{
-	__atomic_add_fetch(&queue_signals, 1, __ATOMIC_SEQ_CST);
-}
-
-static void t_signal_config(struct virtio_device *vdev)
-{
-	__atomic_add_fetch(&config_signals, 1, __ATOMIC_SEQ_CST);
-}
-
-static const struct virtio_transport_ops fake_transport = {
-	.name = "fake",
-	.signal_queue = t_signal_queue,
-	.signal_config = t_signal_config,
-};
-
-/* ---- driver side ---- */
-
-struct tq {
-	u64 base;
-	u16 next_desc;
-	u16 avail_idx;
-};
-
-static struct tq queues[3];
-
-struct buf {
-	u64 gpa;
-	u32 len;
-	bool writable;
-};
-
-static struct vring_desc *tq_desc(struct tq *q) { return gpa(q->base); }
-static struct vring_avail *tq_avail(struct tq *q) { return gpa(q->base + 0x1000); }
-static struct vring_used *tq_used(struct tq *q) { return gpa(q->base + 0x2000); }
-
-static u16 tq_add(struct tq *q, const struct buf *b, unsigned int n)
-{
-	u16 head = q->next_desc % QSIZE;
-	struct vring_avail *a = tq_avail(q);
-
-	for (unsigned int i = 0; i < n; i++) {
-		u16 d = q->next_desc++ % QSIZE;
-
-		tq_desc(q)[d] = (struct vring_desc){
-			.addr = htole64(b[i].gpa),
-			.len = htole32(b[i].len),
-			.flags = htole16((b[i].writable ? VRING_DESC_F_WRITE : 0) |
-					 (i + 1 < n ? VRING_DESC_F_NEXT : 0)),
-			.next = htole16((d + 1) % QSIZE),
-		};
-	}
-	a->ring[q->avail_idx % QSIZE] = htole16(head);
-	__atomic_store_n(&a->idx, htole16(++q->avail_idx), __ATOMIC_RELEASE);
-	return head;
-}
-
-static u16 used_idx(struct tq *q)
-{
-	return le16toh(__atomic_load_n(&tq_used(q)->idx, __ATOMIC_ACQUIRE));
-}
-
-static struct vring_used_elem used_elem(struct tq *q, unsigned int i)
-{
-	struct vring_used_elem e = tq_used(q)->ring[i % QSIZE];
-
-	return (struct vring_used_elem){ le32toh(e.id), le32toh(e.len) };
 }
 
 static void negotiate(u64 features)
 {
-	u8 st = ST_ACK | ST_DRV;
-
-	virtio_set_status(dev, 0);
-	memset(ram, 0, RAM_SIZE);
-	virtio_device_set_transport(dev, &fake_transport, NULL, true);
-	virtio_set_status(dev, st);
-	virtio_set_driver_features(dev, 0, (u32)features);
-	virtio_set_driver_features(dev, 1, (u32)(features >> 32));
-	virtio_set_status(dev, st | ST_FOK);
-	for (unsigned int i = 0; i < 3; i++) {
-		queues[i] = (struct tq){ .base = RAM_GPA + i * 0x4000 };
-		virtio_queue_set_size(dev, i, QSIZE);
-		virtio_queue_set_addr(dev, i, VIRTQ_AREA_DESC, queues[i].base);
-		virtio_queue_set_addr(dev, i, VIRTQ_AREA_DRIVER, queues[i].base + 0x1000);
-		virtio_queue_set_addr(dev, i, VIRTQ_AREA_DEVICE, queues[i].base + 0x2000);
-		if (virtio_queue_enable(dev, i)) {
-			fprintf(stderr, "queue %u enable failed\n", i);
-			exit(2);
-		}
+	if (!vdriver_negotiate(dev, features, 3)) {
+		fprintf(stderr, "features 0x%llx refused\n", (unsigned long long)features);
+		exit(2);
 	}
-	__atomic_store_n(&queue_signals, 0, __ATOMIC_SEQ_CST);
-	__atomic_store_n(&config_signals, 0, __ATOMIC_SEQ_CST);
 }
 
 static void driver_ok(void)
@@ -367,12 +256,6 @@ static void put_stats(const u16 *tags, const u64 *vals, unsigned int n)
 		memcpy(p + 10 * i, &t, 2);
 		memcpy(p + 10 * i + 2, &v, 8);
 	}
-}
-
-/* The device's kick threshold (avail_event), after the used ring. */
-static u16 avail_event(struct tq *q)
-{
-	return le16toh(*(u16 *)((u8 *)tq_used(q) + 4 + 8 * QSIZE));
 }
 
 /* Offer the stats buffer and kick only if the device asked (EVENT_IDX). */

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
@@ -19,19 +18,11 @@
 #include "lkvm/virtio.h"
 #include "lkvm/virtio-net.h"
 #include "unit.h"
+#include "vdriver.h"
 
-#define RAM_GPA 0x100000ULL
-#define RAM_SIZE 0x100000ULL	/* 1 MiB */
-#define QSIZE 16
 #define BUF_GPA (RAM_GPA + 0x10000)
 
-#define ST_ACK VIRTIO_CONFIG_S_ACKNOWLEDGE
-#define ST_DRV VIRTIO_CONFIG_S_DRIVER
-#define ST_FOK VIRTIO_CONFIG_S_FEATURES_OK
-#define ST_DOK VIRTIO_CONFIG_S_DRIVER_OK
 #define BIT(n) (1ULL << (n))
-#define F_V1 BIT(VIRTIO_F_VERSION_1)
-#define F_EVENT_IDX BIT(VIRTIO_RING_F_EVENT_IDX)
 #define F_MRG BIT(VIRTIO_NET_F_MRG_RXBUF)
 #define F_CSUM BIT(VIRTIO_NET_F_CSUM)
 #define F_GCSUM BIT(VIRTIO_NET_F_GUEST_CSUM)
@@ -157,120 +148,7 @@ static enum net_rx_result deliver(const struct virtio_net_hdr_v1 *h, const void 
 	return r;
 }
 
-/* ---- fake RAM and counting transport ---- */
-
 static struct guest_mem mem;
-static u8 *ram;
-static int queue_signals;
-
-static void ram_init(void)
-{
-	long page = sysconf(_SC_PAGESIZE);
-	u8 *area = mmap(NULL, RAM_SIZE + 2 * page, PROT_NONE,
-			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	/* Guard pages on both sides: a stray access crashes the test. */
-	if (area == MAP_FAILED || mprotect(area + page, RAM_SIZE, PROT_READ | PROT_WRITE)) {
-		perror("mmap");
-		exit(2);
-	}
-	ram = area + page;
-	guest_mem_add(&mem, RAM_GPA, RAM_SIZE, ram);
-}
-
-static void *gpa(u64 addr)
-{
-	return ram + (addr - RAM_GPA);
-}
-
-static void t_signal_queue(struct virtio_device *vdev, struct virt_queue *vq)
-{
-	__atomic_add_fetch(&queue_signals, 1, __ATOMIC_SEQ_CST);
-}
-
-static const struct virtio_transport_ops fake_transport = {
-	.name = "fake",
-	.signal_queue = t_signal_queue,
-};
-
-/* ---- driver side ---- */
-
-struct tq {
-	u64 base;
-	u16 next_desc;
-	u16 avail_idx;
-};
-
-static struct tq queues[3];
-
-struct buf {
-	u64 gpa;
-	u32 len;
-	bool writable;
-};
-
-static struct vring_desc *tq_desc(struct tq *q)
-{
-	return gpa(q->base);
-}
-
-static struct vring_avail *tq_avail(struct tq *q)
-{
-	return gpa(q->base + 0x1000);
-}
-
-static struct vring_used *tq_used(struct tq *q)
-{
-	return gpa(q->base + 0x2000);
-}
-
-static u16 tq_add(struct tq *q, const struct buf *b, unsigned int n)
-{
-	u16 head = q->next_desc % QSIZE;
-	struct vring_avail *a = tq_avail(q);
-
-	for (unsigned int i = 0; i < n; i++) {
-		u16 d = q->next_desc++ % QSIZE;
-
-		tq_desc(q)[d] = (struct vring_desc){
-			.addr = htole64(b[i].gpa),
-			.len = htole32(b[i].len),
-			.flags = htole16((b[i].writable ? VRING_DESC_F_WRITE : 0) |
-					 (i + 1 < n ? VRING_DESC_F_NEXT : 0)),
-			.next = htole16((d + 1) % QSIZE),
-		};
-	}
-	a->ring[q->avail_idx % QSIZE] = htole16(head);
-	__atomic_store_n(&a->idx, htole16(++q->avail_idx), __ATOMIC_RELEASE);
-	return head;
-}
-
-static u16 used_idx(struct tq *q)
-{
-	return le16toh(__atomic_load_n(&tq_used(q)->idx, __ATOMIC_ACQUIRE));
-}
-
-static struct vring_used_elem used_elem(struct tq *q, unsigned int i)
-{
-	struct vring_used_elem e = tq_used(q)->ring[i % QSIZE];
-
-	return (struct vring_used_elem){ le32toh(e.id), le32toh(e.len) };
-}
-
-static u16 avail_event(struct tq *q)
-{
-	return le16toh(*(u16 *)((u8 *)tq_used(q) + 4 + 8 * QSIZE));
-}
-
-static bool wait_used(struct tq *q, u16 idx)
-{
-	for (int i = 0; i < 2000; i++) {
-		if (used_idx(q) == idx)
-			return true;
-		usleep(1000);
-	}
-	return false;
-}
 
 /* ---- device under test ---- */
 
@@ -298,34 +176,9 @@ static void nic_new(u64 offloads, const char *spec, unsigned int index)
 /* Fresh RAM, features negotiated, all three queues set up, DRIVER_OK. */
 static bool nic_up(u64 features)
 {
-	bool modern = features & F_V1;
-	u8 st = ST_ACK | ST_DRV;
-
-	virtio_set_status(nic, 0);
-	memset(ram, 0, RAM_SIZE);
-	virtio_device_set_transport(nic, &fake_transport, NULL, modern);
-	virtio_set_status(nic, st);
-	virtio_set_driver_features(nic, 0, (u32)features);
-	virtio_set_driver_features(nic, 1, (u32)(features >> 32));
-	if (modern) {
-		virtio_set_status(nic, st | ST_FOK);
-		if (!(virtio_get_status(nic) & ST_FOK))
-			return false;
-		st |= ST_FOK;
-	}
-	for (unsigned int i = 0; i < 3; i++) {
-		queues[i] = (struct tq){ .base = RAM_GPA + i * 0x4000 };
-		virtio_queue_set_size(nic, i, QSIZE);
-		virtio_queue_set_addr(nic, i, VIRTQ_AREA_DESC, queues[i].base);
-		virtio_queue_set_addr(nic, i, VIRTQ_AREA_DRIVER, queues[i].base + 0x1000);
-		virtio_queue_set_addr(nic, i, VIRTQ_AREA_DEVICE, queues[i].base + 0x2000);
-		if (virtio_queue_enable(nic, i)) {
-			fprintf(stderr, "queue %u enable failed\n", i);
-			exit(2);
-		}
-	}
-	__atomic_store_n(&queue_signals, 0, __ATOMIC_SEQ_CST);
-	virtio_set_status(nic, st | ST_DOK);
+	if (!vdriver_negotiate(nic, features, 3))
+		return false;
+	virtio_set_status(nic, virtio_get_status(nic) | ST_DOK);
 	return virtio_get_status(nic) & ST_DOK;
 }
 
@@ -873,7 +726,7 @@ static void test_reset_reuse_cycles(void)
 
 int main(void)
 {
-	ram_init();
+	ram_map(&mem);
 	RUN(test_identity_user_like);
 	RUN(test_identity_tap_like);
 	RUN(test_feature_dependencies);

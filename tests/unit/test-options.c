@@ -15,7 +15,7 @@ static void test_defaults_and_kernel(void)
 	CHECK_STR(cfg.kernel_path, "bz");
 	CHECK_EQ(cfg.ram_mib, 256);
 	CHECK_EQ(cfg.nr_cpus, 1);
-	CHECK_STR(cfg.console, "serial");
+	CHECK_EQ(cfg.console, LKVM_CONSOLE_SERIAL);
 	CHECK(cfg.params == NULL);
 	CHECK(cfg.initrd_path == NULL);
 }
@@ -139,10 +139,17 @@ static void test_unimplemented_options_refused(void)
 	CHECK_EQ(PARSE(&cfg, "-k", "k", "--9p", "/tmp"), LKVM_EXIT_USAGE);	/* no tag */
 	CHECK_EQ(PARSE(&cfg, "-k", "k", "--9p", "/tmp,tag", "--9p", "/srv,t2,ro"), 0);
 	CHECK_EQ(cfg.nr_p9, 2);
+	CHECK_STR(cfg.p9[1].dir, "/srv");
+	CHECK_STR(cfg.p9[1].tag, "t2");
+	CHECK(cfg.p9[1].readonly && !cfg.p9[0].readonly);
 	/* -d is implemented: repeated -d accumulate. */
 	CHECK_EQ(PARSE(&cfg, "-k", "k", "-d", "a.img", "--disk", "b.img,ro"), 0);
 	CHECK_EQ(cfg.nr_disks, 2);
-	CHECK_STR(cfg.disk_specs[1], "b.img,ro");
+	CHECK_STR(cfg.disks[1].path, "b.img");
+	CHECK(cfg.disks[1].readonly);
+	CHECK(!cfg.disks[0].readonly);
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "-d", "a.img,bogus"), LKVM_EXIT_USAGE);
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "-d", ",ro"), LKVM_EXIT_USAGE);
 	CHECK_EQ(PARSE(&cfg, "-k", "k", "--console", "hvc"), LKVM_EXIT_USAGE);
 }
 
@@ -152,12 +159,14 @@ static void test_virtio_options(void)
 
 	CHECK_EQ(PARSE(&cfg, "-k", "k", "--console", "virtio", "--rng",
 		       "--virtio-transport", "mmio-legacy"), 0);
-	CHECK_STR(cfg.console, "virtio");
+	CHECK_EQ(cfg.console, LKVM_CONSOLE_VIRTIO);
 	CHECK(cfg.rng);
-	CHECK_STR(cfg.transport, "mmio-legacy");
+	CHECK_EQ(cfg.transport, LKVM_TRANSPORT_MMIO_LEGACY);
+	CHECK_STR(lkvm_transport_name(cfg.transport), "mmio-legacy");
 	CHECK_EQ(PARSE(&cfg, "-k", "k"), 0);
 	CHECK(!cfg.rng);
-	CHECK_STR(cfg.transport, "pci");
+	CHECK_EQ(cfg.transport, LKVM_TRANSPORT_PCI);
+	CHECK_EQ(cfg.console, LKVM_CONSOLE_SERIAL);
 }
 
 static void test_network_option(void)
@@ -167,7 +176,11 @@ static void test_network_option(void)
 	CHECK_EQ(PARSE(&cfg, "-k", "k", "-n", "mode=user,hostfwd=tcp:127.0.0.1:2222-:22",
 		       "--network", "mode=none"), 0);
 	CHECK_EQ(cfg.nr_nics, 2);
-	CHECK_STR(cfg.net_specs[1], "mode=none");
+	CHECK_EQ(cfg.nics[0].mode, NET_MODE_USER);
+	CHECK_EQ(cfg.nics[1].mode, NET_MODE_NONE);
+	CHECK_EQ(PARSE(&cfg, "-k", "k"), 0);	/* no -n: one user-mode NIC */
+	CHECK_EQ(cfg.nr_nics, 1);
+	CHECK_EQ(cfg.nics[0].mode, NET_MODE_USER);
 	CHECK_EQ(PARSE(&cfg, "-k", "k", "-n", "mode=carrier-pigeon"), LKVM_EXIT_USAGE);
 	CHECK_EQ(PARSE(&cfg, "-k", "k", "-n", "mode=user,guest_mac=zz"), LKVM_EXIT_USAGE);
 	CHECK_EQ(PARSE(&cfg, "-k", "k", "-n", "mode=user,hostfwd=tcp:1-"), LKVM_EXIT_USAGE);

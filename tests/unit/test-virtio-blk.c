@@ -9,7 +9,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <linux/virtio_blk.h>
@@ -19,10 +18,8 @@
 #include "lkvm/virtio.h"
 #include "lkvm/virtio-blk.h"
 #include "unit.h"
+#include "vdriver.h"
 
-#define RAM_GPA 0x100000ULL
-#define RAM_SIZE 0x100000ULL	/* 1 MiB */
-#define QSIZE 16
 #define HDR_GPA (RAM_GPA + 0x20000)
 #define STATUS_GPA (RAM_GPA + 0x21000)
 #define SEG_GPA (RAM_GPA + 0x22000)
@@ -30,12 +27,6 @@
 #define DATA2_GPA (RAM_GPA + 0x80000)
 
 #define IMG_SECTORS 2048u		/* 1 MiB */
-#define ST_ACK VIRTIO_CONFIG_S_ACKNOWLEDGE
-#define ST_DRV VIRTIO_CONFIG_S_DRIVER
-#define ST_FOK VIRTIO_CONFIG_S_FEATURES_OK
-#define ST_DOK VIRTIO_CONFIG_S_DRIVER_OK
-#define F_V1 (1ULL << VIRTIO_F_VERSION_1)
-#define F_EVENT_IDX (1ULL << VIRTIO_RING_F_EVENT_IDX)
 #define F_INDIRECT (1ULL << VIRTIO_RING_F_INDIRECT_DESC)
 #define F(bit) (1ULL << (bit))
 #define F_BLK (F(VIRTIO_BLK_F_FLUSH) | F(VIRTIO_BLK_F_SEG_MAX) | F(VIRTIO_BLK_F_SIZE_MAX) | \
@@ -45,49 +36,17 @@
 
 #define S_NONE 0xee	/* status byte before the device answers */
 
-/* ---- fake VM and transport ---- */
+/* ---- fake VM ---- */
 
 static struct kvm kvm;
-static u8 *ram;
-static int queue_signals;
 static char dir[] = "/var/tmp/lkvm-test-vblk.XXXXXX";
 static char img[256];
 
 static void vm_init(void)
 {
-	long page = sysconf(_SC_PAGESIZE);
-	u8 *area = mmap(NULL, RAM_SIZE + 2 * page, PROT_NONE,
-			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	/* Guard pages on both sides: a stray access crashes the test. */
-	if (area == MAP_FAILED || mprotect(area + page, RAM_SIZE, PROT_READ | PROT_WRITE)) {
-		perror("mmap");
-		exit(2);
-	}
-	ram = area + page;
-	guest_mem_add(&kvm.mem, RAM_GPA, RAM_SIZE, ram);
+	ram_map(&kvm.mem);
 	kvm.nr_cpus = 2;
 }
-
-static void *gpa(u64 addr)
-{
-	return ram + (addr - RAM_GPA);
-}
-
-static void t_signal_queue(struct virtio_device *vdev, struct virt_queue *vq)
-{
-	__atomic_add_fetch(&queue_signals, 1, __ATOMIC_SEQ_CST);
-}
-
-static void t_signal_config(struct virtio_device *vdev)
-{
-}
-
-static const struct virtio_transport_ops fake_transport = {
-	.name = "fake",
-	.signal_queue = t_signal_queue,
-	.signal_config = t_signal_config,
-};
 
 static u8 pattern(u64 off)
 {
@@ -124,95 +83,7 @@ static void file_read(u64 off, void *buf, size_t len)
 
 /* ---- driver side ---- */
 
-struct tq {
-	u64 base;
-	u16 next_desc;
-	u16 avail_idx;
-	u16 used_seen;
-};
-
-static struct tq queues[VIRTIO_BLK_MAX_QUEUES];
 static struct virtio_device *dev;
-
-struct buf {
-	u64 gpa;
-	u32 len;
-	bool writable;
-};
-
-static struct vring_desc *tq_desc(struct tq *q)
-{
-	return gpa(q->base);
-}
-
-static struct vring_avail *tq_avail(struct tq *q)
-{
-	return gpa(q->base + 0x1000);
-}
-
-static struct vring_used *tq_used(struct tq *q)
-{
-	return gpa(q->base + 0x2000);
-}
-
-/* Write the chain's descriptors; its head. */
-static u16 tq_chain(struct tq *q, const struct buf *b, unsigned int n)
-{
-	u16 head = q->next_desc % QSIZE;
-
-	for (unsigned int i = 0; i < n; i++) {
-		u16 d = q->next_desc++ % QSIZE;
-
-		tq_desc(q)[d] = (struct vring_desc){
-			.addr = htole64(b[i].gpa),
-			.len = htole32(b[i].len),
-			.flags = htole16((b[i].writable ? VRING_DESC_F_WRITE : 0) |
-					 (i + 1 < n ? VRING_DESC_F_NEXT : 0)),
-			.next = htole16((d + 1) % QSIZE),
-		};
-	}
-	return head;
-}
-
-static void tq_offer(struct tq *q, u16 head)
-{
-	struct vring_avail *a = tq_avail(q);
-
-	a->ring[q->avail_idx % QSIZE] = htole16(head);
-	__atomic_store_n(&a->idx, htole16(++q->avail_idx), __ATOMIC_RELEASE);
-}
-
-static u16 tq_add(struct tq *q, const struct buf *b, unsigned int n)
-{
-	u16 head = tq_chain(q, b, n);
-
-	tq_offer(q, head);
-	return head;
-}
-
-static u16 used_idx(struct tq *q)
-{
-	return le16toh(__atomic_load_n(&tq_used(q)->idx, __ATOMIC_ACQUIRE));
-}
-
-static struct vring_used_elem used_elem(struct tq *q, unsigned int i)
-{
-	struct vring_used_elem e = tq_used(q)->ring[i % QSIZE];
-
-	return (struct vring_used_elem){ le32toh(e.id), le32toh(e.len) };
-}
-
-/* Device threads complete asynchronously: wait up to 5 s. */
-static bool wait_used(struct tq *q, u16 idx)
-{
-	for (int i = 0; i < 5000; i++) {
-		if (used_idx(q) == idx)
-			return true;
-		usleep(1000);
-	}
-	fprintf(stderr, "  timeout: used idx %u, want %u\n", used_idx(q), idx);
-	return false;
-}
 
 static void kick(unsigned int qi)
 {
@@ -221,39 +92,26 @@ static void kick(unsigned int qi)
 
 static void negotiate(u64 features, unsigned int nr_queues)
 {
-	bool modern = features & F_V1;
-	u8 st = ST_ACK | ST_DRV;
-
-	virtio_set_status(dev, 0);
-	memset(ram, 0, RAM_SIZE);
-	virtio_device_set_transport(dev, &fake_transport, NULL, modern);
-	virtio_set_status(dev, st);
-	virtio_set_driver_features(dev, 0, (u32)features);
-	virtio_set_driver_features(dev, 1, (u32)(features >> 32));
-	if (modern) {
-		virtio_set_status(dev, st | ST_FOK);
-		if (!(virtio_get_status(dev) & ST_FOK)) {
-			fprintf(stderr, "features 0x%llx refused\n", (unsigned long long)features);
-			exit(2);
-		}
+	if (!vdriver_negotiate(dev, features, nr_queues)) {
+		fprintf(stderr, "features 0x%llx refused\n", (unsigned long long)features);
+		exit(2);
 	}
-	for (unsigned int i = 0; i < nr_queues; i++) {
-		queues[i] = (struct tq){ .base = RAM_GPA + i * 0x4000 };
-		virtio_queue_set_size(dev, i, QSIZE);
-		virtio_queue_set_addr(dev, i, VIRTQ_AREA_DESC, queues[i].base);
-		virtio_queue_set_addr(dev, i, VIRTQ_AREA_DRIVER, queues[i].base + 0x1000);
-		virtio_queue_set_addr(dev, i, VIRTQ_AREA_DEVICE, queues[i].base + 0x2000);
-		if (virtio_queue_enable(dev, i)) {
-			fprintf(stderr, "queue %u enable failed\n", i);
-			exit(2);
-		}
-	}
-	__atomic_store_n(&queue_signals, 0, __ATOMIC_SEQ_CST);
 }
 
 static void driver_ok(void)
 {
 	virtio_set_status(dev, virtio_get_status(dev) | ST_DOK);
+}
+
+/* virtio_blk_init() of a -d spec, as the options and set-up code do it. */
+static int blk_init_spec(const char *spec, unsigned int index, struct virtio_device **out)
+{
+	struct disk_params p;
+	const char *why;
+
+	if (disk_parse_spec(spec, &p, &why))
+		return -EINVAL;
+	return virtio_blk_init(&kvm, &p, index, out);
 }
 
 /* A device on a fresh image, driven up to DRIVER_OK. */
@@ -266,7 +124,7 @@ static void blk_up(const char *opts, unsigned int index, u64 features, unsigned 
 	dev = NULL;
 	make_image();
 	snprintf(spec, sizeof(spec), "%s%s", img, opts);
-	if (virtio_blk_init(&kvm, spec, index, &dev)) {
+	if (blk_init_spec(spec, index, &dev)) {
 		fprintf(stderr, "virtio_blk_init(%s) failed\n", spec);
 		exit(2);
 	}
@@ -821,7 +679,7 @@ static void test_requests_before_driver_ok(void)
 	blk_down();
 	make_image();
 	snprintf(spec, sizeof(spec), "%s", img);
-	CHECK_EQ(virtio_blk_init(&kvm, spec, 0, &dev), 0);
+	CHECK_EQ(blk_init_spec(spec, 0, &dev), 0);
 	negotiate(F_ALL, 1);
 	put_hdr(VIRTIO_BLK_T_IN, 1);
 	*(u8 *)gpa(STATUS_GPA) = S_NONE;
@@ -892,14 +750,11 @@ static void test_init_errors(void)
 	struct virtio_device *v = NULL;
 	char spec[300];
 
-	CHECK_EQ(virtio_blk_init(&kvm, "", 0, &v), -EINVAL);
-	snprintf(spec, sizeof(spec), "%s,readonly", img);
-	CHECK_EQ(virtio_blk_init(&kvm, spec, 0, &v), -EINVAL);
 	snprintf(spec, sizeof(spec), "%s/nope.img", dir);
-	CHECK_EQ(virtio_blk_init(&kvm, spec, 0, &v), -ENOENT);
+	CHECK_EQ(blk_init_spec(spec, 0, &v), -ENOENT);
 	/* The image of the running device is locked. */
 	blk_up("", 0, F_ALL, 1);
-	CHECK_EQ(virtio_blk_init(&kvm, img, 1, &v), -EBUSY);
+	CHECK_EQ(blk_init_spec(img, 1, &v), -EBUSY);
 	CHECK(v == NULL);
 }
 

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/virtio_console.h>
@@ -19,18 +18,9 @@
 #include "lkvm/virtio-console.h"
 #include "lkvm/virtio-rng.h"
 #include "unit.h"
+#include "vdriver.h"
 
-#define RAM_GPA 0x100000ULL
-#define RAM_SIZE 0x100000ULL	/* 1 MiB */
-#define QSIZE 16
 #define BUF_GPA (RAM_GPA + 0x10000)
-
-#define ST_ACK VIRTIO_CONFIG_S_ACKNOWLEDGE
-#define ST_DRV VIRTIO_CONFIG_S_DRIVER
-#define ST_FOK VIRTIO_CONFIG_S_FEATURES_OK
-#define ST_DOK VIRTIO_CONFIG_S_DRIVER_OK
-#define F_V1 (1ULL << VIRTIO_F_VERSION_1)
-#define F_EVENT_IDX (1ULL << VIRTIO_RING_F_EVENT_IDX)
 
 /* ---- terminal stubs ---- */
 
@@ -83,168 +73,18 @@ static bool out_is(const char *s)
 	return same;
 }
 
-/* ---- fake VM, counting transport ---- */
+/* ---- fake VM ---- */
 
 static struct kvm kvm;
-static u8 *ram;
-static int queue_signals;	/* bumped from device threads */
-
-static void vm_init(void)
-{
-	long page = sysconf(_SC_PAGESIZE);
-	u8 *area = mmap(NULL, RAM_SIZE + 2 * page, PROT_NONE,
-			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	/* Guard pages on both sides: a stray access crashes the test. */
-	if (area == MAP_FAILED || mprotect(area + page, RAM_SIZE, PROT_READ | PROT_WRITE)) {
-		perror("mmap");
-		exit(2);
-	}
-	ram = area + page;
-	guest_mem_add(&kvm.mem, RAM_GPA, RAM_SIZE, ram);
-}
-
-static void *gpa(u64 addr)
-{
-	return ram + (addr - RAM_GPA);
-}
-
-static void t_signal_queue(struct virtio_device *vdev, struct virt_queue *vq)
-{
-	__atomic_add_fetch(&queue_signals, 1, __ATOMIC_SEQ_CST);
-}
-
-static const struct virtio_transport_ops fake_transport = {
-	.name = "fake",
-	.signal_queue = t_signal_queue,
-};
-
-static int signals(void)
-{
-	return __atomic_load_n(&queue_signals, __ATOMIC_SEQ_CST);
-}
-
-/* ---- driver side ---- */
-
-/* A queue as the guest driver keeps it: rings at base, +0x1000, +0x2000. */
-struct tq {
-	u64 base;
-	u16 next_desc;
-	u16 avail_idx;
-};
-
-static struct tq queues[2];
-
-struct buf {
-	u64 gpa;
-	u32 len;
-	bool writable;
-};
-
-static struct vring_desc *tq_desc(struct tq *q)
-{
-	return gpa(q->base);
-}
-
-static struct vring_avail *tq_avail(struct tq *q)
-{
-	return gpa(q->base + 0x1000);
-}
-
-static struct vring_used *tq_used(struct tq *q)
-{
-	return gpa(q->base + 0x2000);
-}
-
-/* Make a chain of bufs available; returns its head. */
-static u16 tq_add(struct tq *q, const struct buf *b, unsigned int n)
-{
-	u16 head = q->next_desc;
-	struct vring_avail *a = tq_avail(q);
-
-	for (unsigned int i = 0; i < n; i++) {
-		u16 d = q->next_desc++ % QSIZE;
-
-		tq_desc(q)[d] = (struct vring_desc){
-			.addr = htole64(b[i].gpa),
-			.len = htole32(b[i].len),
-			.flags = htole16((b[i].writable ? VRING_DESC_F_WRITE : 0) |
-					 (i + 1 < n ? VRING_DESC_F_NEXT : 0)),
-			.next = htole16((d + 1) % QSIZE),
-		};
-	}
-	a->ring[q->avail_idx % QSIZE] = htole16(head % QSIZE);
-	__atomic_store_n(&a->idx, htole16(++q->avail_idx), __ATOMIC_RELEASE);
-	return head % QSIZE;
-}
-
-static u16 used_idx(struct tq *q)
-{
-	return le16toh(__atomic_load_n(&tq_used(q)->idx, __ATOMIC_ACQUIRE));
-}
-
-static struct vring_used_elem used_elem(struct tq *q, unsigned int i)
-{
-	struct vring_used_elem e = tq_used(q)->ring[i % QSIZE];
-
-	return (struct vring_used_elem){ le32toh(e.id), le32toh(e.len) };
-}
-
-/* avail_event, the device's kick threshold, after the used ring. */
-static u16 avail_event(struct tq *q)
-{
-	return le16toh(*(u16 *)((u8 *)tq_used(q) + 4 + 8 * QSIZE));
-}
-
-/* Device threads complete asynchronously: wait up to 2 s. */
-static bool wait_used(struct tq *q, u16 idx)
-{
-	for (int i = 0; i < 2000; i++) {
-		if (used_idx(q) == idx)
-			return true;
-		usleep(1000);
-	}
-	return false;
-}
-
-/* The device writes avail_event after its last used entry: wait for it too. */
-static bool wait_avail_event(struct tq *q, u16 v)
-{
-	for (int i = 0; i < 2000; i++) {
-		if (avail_event(q) == v)
-			return true;
-		usleep(1000);
-	}
-	return false;
-}
 
 /* Fresh RAM and negotiation up to (not including) DRIVER_OK. */
 static void negotiate(struct virtio_device *vdev, u64 features, unsigned int nr_queues)
 {
-	bool modern = features & F_V1;
-	u8 st = ST_ACK | ST_DRV;
-
-	virtio_set_status(vdev, 0);
-	memset(ram, 0, RAM_SIZE);
-	virtio_device_set_transport(vdev, &fake_transport, NULL, modern);
-	virtio_set_status(vdev, st);
-	virtio_set_driver_features(vdev, 0, (u32)features);
-	virtio_set_driver_features(vdev, 1, (u32)(features >> 32));
-	if (modern)
-		virtio_set_status(vdev, st | ST_FOK);
-	for (unsigned int i = 0; i < nr_queues; i++) {
-		queues[i] = (struct tq){ .base = RAM_GPA + i * 0x4000 };
-		virtio_queue_set_size(vdev, i, QSIZE);
-		virtio_queue_set_addr(vdev, i, VIRTQ_AREA_DESC, queues[i].base);
-		virtio_queue_set_addr(vdev, i, VIRTQ_AREA_DRIVER, queues[i].base + 0x1000);
-		virtio_queue_set_addr(vdev, i, VIRTQ_AREA_DEVICE, queues[i].base + 0x2000);
-		if (virtio_queue_enable(vdev, i)) {
-			fprintf(stderr, "queue %u enable failed\n", i);
-			exit(2);
-		}
+	if (!vdriver_negotiate(vdev, features, nr_queues)) {
+		fprintf(stderr, "features 0x%llx refused\n", (unsigned long long)features);
+		exit(2);
 	}
 	out_clear();
-	__atomic_store_n(&queue_signals, 0, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&input_ready_calls, 0, __ATOMIC_SEQ_CST);
 }
 
@@ -596,7 +436,7 @@ static void test_rng_bad_chain_breaks_device(void)
 
 int main(void)
 {
-	vm_init();
+	ram_map(&kvm.mem);
 	if (virtio_console_init(&kvm, &con) || virtio_rng_init(&kvm, &rng)) {
 		fprintf(stderr, "device init failed\n");
 		return 2;

@@ -12,10 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 #include "lkvm/log.h"
 #include "lkvm/virtio.h"
+#include "fenced-ram.h"
 #include "unit.h"
 
 #define RAM_GPA 0x100000ULL
@@ -29,47 +29,15 @@
 #define BUF_GPA (RAM_GPA + 0x10000)	/* data buffers */
 #define DEVICE_FEATURE_BIT 5
 
-/*
- * Log stubs, weak so the real log.c wins when this is linked against
- * liblkvm.a.  Either way lines reach fd 2, where log_capture counts them.
- */
-__attribute__((weak)) int log_debug_enabled;
-static UNUSED void stub_log(const char *fmt, va_list ap)
-{
-	fputs("lkvm: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-}
-#define STUB_LOG(fn)                                                  \
-	__attribute__((weak)) void fn(const char *fmt, ...)           \
-	{                                                             \
-		va_list ap;                                           \
-		va_start(ap, fmt);                                    \
-		stub_log(fmt, ap);                                    \
-		va_end(ap);                                           \
-	}
-STUB_LOG(pr_err)
-STUB_LOG(pr_warn)
-STUB_LOG(pr_info)
-__attribute__((weak)) void pr_debug(const char *fmt, ...) {}
+/* Logs come from tests/unit/lib/log-stub.c: lines reach fd 2, where log_capture counts them. */
 
 static u8 *ram;
 static struct guest_mem mem;
 
 static UNUSED void ram_init(void)
 {
-	long page = sysconf(_SC_PAGESIZE);
-	u8 *area;
-
 	if (!ram) {
-		area = mmap(NULL, RAM_SIZE + 2 * page, PROT_NONE,
-			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (area == MAP_FAILED ||
-		    mprotect(area + page, RAM_SIZE, PROT_READ | PROT_WRITE)) {
-			perror("mmap");
-			exit(2);
-		}
-		ram = area + page;
+		ram = fenced_ram(RAM_SIZE);
 		mem.regions[0].gpa = RAM_GPA;
 		mem.regions[0].size = RAM_SIZE;
 		mem.regions[0].hva = ram;

@@ -1,18 +1,3 @@
-# virtio-rng on virtio-mmio version 1 (legacy): the device is found, its driver binds and
-# 256 KiB arrive from /dev/hwrng.
-CASE_ARGS="--rng --virtio-transport mmio-legacy"
-
-case_guest() {
-	. /cases/guest-virtio.sh
-	virtio_report 4
-	rng_read 262144
-}
-
-case_check() {
-	expect_exit 0
-	[ "$(console_value virtio_found)" = yes ] || fail "no virtio-rng device in /sys/bus/virtio"
-	[ "$(console_value virtio_driver)" = virtio_rng ] || fail "virtio_rng not bound"
-	[ "$(console_value virtio_bus)" = mmio ] || fail "on bus $(console_value virtio_bus), want mmio"
-	[ "$(console_value virtio_version1)" = 0 ] || fail "VERSION_1 is $(console_value virtio_version1), want 0"
-	[ "$(console_value rng_bytes)" = 262144 ] || fail "read $(console_value rng_bytes) bytes of 262144"
-}
+# virtio-rng on virtio-mmio version 1 (legacy): virtio-mmio.sh, which
+# takes its transport from this case's name.
+. "${NESTED_DIR:-}/cases/virtio-mmio.sh"

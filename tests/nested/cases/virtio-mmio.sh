@@ -1,6 +1,18 @@
-# virtio-rng on virtio-mmio version 2, found through the ACPI DSDT (LNRO0005): the device is found, its driver binds and
-# 256 KiB arrive from /dev/hwrng.
-CASE_ARGS="--rng --virtio-transport mmio"
+# virtio-rng on one virtio transport: the device is found, its driver binds
+# and 256 KiB arrive from /dev/hwrng.  One parameterised case for three
+# transports, chosen by the case's name ($name, set by the harness in L1,
+# L2 and on the host); virtio-mmio-legacy.sh and virtio-pci-legacy.sh
+# source this file.
+#   virtio-mmio         virtio-mmio version 2, found through the ACPI DSDT
+#                       (LNRO0005)
+#   virtio-mmio-legacy  virtio-mmio version 1
+#   virtio-pci-legacy   legacy virtio-pci (no modern capabilities)
+case ${name:-} in
+virtio-mmio-legacy) rng_transport=mmio-legacy rng_bus=mmio rng_v1=0 ;;
+virtio-pci-legacy) rng_transport=pci-legacy rng_bus=pci rng_v1=0 ;;
+*) rng_transport=mmio rng_bus=mmio rng_v1=1 ;;
+esac
+CASE_ARGS="--rng --virtio-transport $rng_transport"
 
 case_guest() {
 	. /cases/guest-virtio.sh
@@ -12,7 +24,7 @@ case_check() {
 	expect_exit 0
 	[ "$(console_value virtio_found)" = yes ] || fail "no virtio-rng device in /sys/bus/virtio"
 	[ "$(console_value virtio_driver)" = virtio_rng ] || fail "virtio_rng not bound"
-	[ "$(console_value virtio_bus)" = mmio ] || fail "on bus $(console_value virtio_bus), want mmio"
-	[ "$(console_value virtio_version1)" = 1 ] || fail "VERSION_1 is $(console_value virtio_version1), want 1"
+	[ "$(console_value virtio_bus)" = "$rng_bus" ] || fail "on bus $(console_value virtio_bus), want $rng_bus"
+	[ "$(console_value virtio_version1)" = "$rng_v1" ] || fail "VERSION_1 is $(console_value virtio_version1), want $rng_v1"
 	[ "$(console_value rng_bytes)" = 262144 ] || fail "read $(console_value rng_bytes) bytes of 262144"
 }

@@ -1,0 +1,76 @@
+#ifndef LKVM_VHOST_H
+#define LKVM_VHOST_H
+/*
+ * A kernel (vhost) data path for some of a virtio device's rings: the
+ * set-up shared by vhost-net (net/vhost-net.c) and vhost-vsock
+ * (virtio/vsock.c).  The device opens its /dev/vhost-* node and owns the
+ * device-specific part (the tap backend, SET_RUNNING); this helper does
+ * the rest: owner and features, the guest memory table, each ring's size,
+ * base and addresses, and the kick and call wiring.
+ *
+ * Kicks and calls.  Each vhost ring r has a kick fd (written to pass a
+ * guest notification on) and a call fd (vhost writes it when the guest
+ * wants an interrupt; vhost has already applied EVENT_IDX/NO_INTERRUPT).
+ * Today both are eventfds of ours: the device's queue_notify calls
+ * vhost_dev_kick(), and one call thread turns calls into
+ * virtio_signal_queue().  A transport able to hand a queue its own
+ * ioeventfd and irqfd would install them in rings[r] before
+ * vhost_dev_start(), so that kicks and interrupts bypass lkvm; this is
+ * the one place that wiring belongs.
+ *
+ * Threading: every function runs on the control path (device init,
+ * activate, reset, exit), which the virtio core serialises.  The call
+ * thread exists from vhost_dev_start() until vhost_dev_stop() returns.
+ */
+#include <stdbool.h>
+#include <pthread.h>
+#include "lkvm/compiler.h"
+
+struct virtio_device;
+
+#define VHOST_MAX_RINGS 2
+
+struct vhost_ring {
+	int kick_fd;		/* the guest's notifications, towards vhost */
+	int call_fd;		/* vhost's interrupt requests, towards the guest */
+};
+
+struct vhost_dev {
+	int fd;			/* /dev/vhost-*, owned */
+	const char *name;	/* log prefix: "vhost-net", "virtio-vsock" */
+	const char *thread_name;
+	unsigned int nr_rings;	/* vhost takes queues [0, nr_rings) */
+	u64 features;		/* VHOST_GET_FEATURES */
+	struct vhost_ring rings[VHOST_MAX_RINGS];
+	int stop_fd;		/* ends the call thread */
+	pthread_t call_thread;
+	bool running;		/* call thread started */
+	struct virtio_device *vdev;
+};
+
+/*
+ * Take the open fd, become its owner, read its features, make the
+ * eventfds.  0, or -errno after printing why; call vhost_dev_exit() in
+ * either case.
+ */
+int vhost_dev_init(struct vhost_dev *vh, int fd, const char *name,
+		   const char *thread_name, unsigned int nr_rings);
+/* ioctl on the vhost fd; 0 or -errno after one line naming what failed. */
+int vhost_dev_ioctl(struct vhost_dev *vh, unsigned long req, const void *arg,
+		    const char *what);
+/*
+ * At DRIVER_OK: SET_FEATURES (features & vh->features), the memory table,
+ * every ring of vdev's queues [0, nr_rings) (which must be ready), then
+ * the call thread.  0 or -errno; on failure nothing is left running.
+ */
+int vhost_dev_start(struct vhost_dev *vh, struct virtio_device *vdev, u64 features);
+/* Stop the call thread; the device has stopped vhost's work first. */
+void vhost_dev_stop(struct vhost_dev *vh);
+/* Pass a guest notification of ring r on. */
+void vhost_dev_kick(struct vhost_dev *vh, unsigned int r);
+/* Kick every ring: buffers posted before DRIVER_OK had nobody to kick. */
+void vhost_dev_kick_all(struct vhost_dev *vh);
+/* Stop and close everything: after init, failed or not; a zeroed one is left alone. */
+void vhost_dev_exit(struct vhost_dev *vh);
+
+#endif

@@ -1,0 +1,210 @@
+/*
+ * The vhost set-up shared by the devices with a kernel data path (see
+ * include/lkvm/vhost.h).  It reads the queues' ring addresses, which is
+ * why it lives in virtio/ beside the virtqueue code.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <linux/vhost.h>
+#include "lkvm/log.h"
+#include "lkvm/sandbox.h"
+#include "lkvm/vhost.h"
+#include "lkvm/virtio.h"
+
+int vhost_dev_ioctl(struct vhost_dev *vh, unsigned long req, const void *arg,
+		    const char *what)
+{
+	int err;
+
+	if (ioctl(vh->fd, req, arg) == 0)
+		return 0;
+	err = -errno;
+	pr_err_ratelimited("%s: %s failed: %s", vh->name, what, strerror(errno));
+	return err;
+}
+
+static void eventfd_signal(const struct vhost_dev *vh, int fd)
+{
+	u64 one = 1;
+
+	if (write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		pr_debug("%s: eventfd write: %s", vh->name, strerror(errno));
+}
+
+static int new_eventfd(const struct vhost_dev *vh, int *fd)
+{
+	*fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (*fd >= 0)
+		return 0;
+	pr_err("%s: eventfd: %s", vh->name, strerror(errno));
+	return -1;
+}
+
+int vhost_dev_init(struct vhost_dev *vh, int fd, const char *name,
+		   const char *thread_name, unsigned int nr_rings)
+{
+	*vh = (struct vhost_dev){ .fd = fd, .name = name, .thread_name = thread_name,
+				  .nr_rings = MIN(nr_rings, (unsigned int)VHOST_MAX_RINGS),
+				  .stop_fd = -1 };
+	for (unsigned int r = 0; r < VHOST_MAX_RINGS; r++)
+		vh->rings[r].kick_fd = vh->rings[r].call_fd = -1;
+	if (vhost_dev_ioctl(vh, VHOST_SET_OWNER, NULL, "VHOST_SET_OWNER") ||
+	    vhost_dev_ioctl(vh, VHOST_GET_FEATURES, &vh->features, "VHOST_GET_FEATURES"))
+		return -EIO;
+	if (new_eventfd(vh, &vh->stop_fd))
+		return -errno;
+	for (unsigned int r = 0; r < vh->nr_rings; r++)
+		if (new_eventfd(vh, &vh->rings[r].kick_fd) ||
+		    new_eventfd(vh, &vh->rings[r].call_fd))
+			return -errno;
+	return 0;
+}
+
+/* ---- interrupts from vhost ---- */
+
+static void *call_thread(void *arg)
+{
+	struct vhost_dev *vh = arg;
+	struct pollfd pfd[VHOST_MAX_RINGS + 1];
+	unsigned int n = vh->nr_rings;
+	u64 count;
+
+	pthread_setname_np(pthread_self(), vh->thread_name);
+	for (unsigned int r = 0; r < n; r++)
+		pfd[r] = (struct pollfd){ .fd = vh->rings[r].call_fd, .events = POLLIN };
+	pfd[n] = (struct pollfd){ .fd = vh->stop_fd, .events = POLLIN };
+	for (;;) {
+		if (poll(pfd, n + 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_err("%s: poll: %s", vh->name, strerror(errno));
+			return NULL;
+		}
+		if (pfd[n].revents)
+			return NULL;
+		for (unsigned int r = 0; r < n; r++)
+			if ((pfd[r].revents & POLLIN) &&
+			    read(vh->rings[r].call_fd, &count, sizeof(count)) == sizeof(count))
+				virtio_signal_queue(vh->vdev, &vh->vdev->vqs[r]);
+	}
+}
+
+/* ---- starting and stopping ---- */
+
+static int set_mem_table(struct vhost_dev *vh, const struct guest_mem *mem)
+{
+	struct vhost_memory *table;
+	int ret;
+
+	table = calloc(1, sizeof(*table) + mem->nr_regions * sizeof(table->regions[0]));
+	if (!table)
+		return -ENOMEM;
+	table->nregions = mem->nr_regions;
+	for (unsigned int i = 0; i < mem->nr_regions; i++)
+		table->regions[i] = (struct vhost_memory_region){
+			.guest_phys_addr = mem->regions[i].gpa,
+			.memory_size = mem->regions[i].size,
+			.userspace_addr = (u64)(uintptr_t)mem->regions[i].hva,
+		};
+	ret = vhost_dev_ioctl(vh, VHOST_SET_MEM_TABLE, table, "VHOST_SET_MEM_TABLE");
+	free(table);
+	return ret;
+}
+
+static int set_ring(struct vhost_dev *vh, struct virt_queue *vq, unsigned int r)
+{
+	struct vhost_vring_state num = { .index = r, .num = vq->size };
+	struct vhost_vring_state base = { .index = r, .num = vq->last_avail_idx };
+	struct vhost_vring_addr addr = {
+		.index = r,
+		.desc_user_addr = (u64)(uintptr_t)vq->desc,
+		.avail_user_addr = (u64)(uintptr_t)vq->avail,
+		.used_user_addr = (u64)(uintptr_t)vq->used,
+	};
+	struct vhost_vring_file kick = { .index = r, .fd = vh->rings[r].kick_fd };
+	struct vhost_vring_file call = { .index = r, .fd = vh->rings[r].call_fd };
+
+	if (!__atomic_load_n(&vq->ready, __ATOMIC_ACQUIRE)) {
+		pr_err_ratelimited("%s: the driver did not set up queue %u", vh->name, r);
+		return -EINVAL;
+	}
+	if (vhost_dev_ioctl(vh, VHOST_SET_VRING_NUM, &num, "VHOST_SET_VRING_NUM") ||
+	    vhost_dev_ioctl(vh, VHOST_SET_VRING_BASE, &base, "VHOST_SET_VRING_BASE") ||
+	    vhost_dev_ioctl(vh, VHOST_SET_VRING_ADDR, &addr, "VHOST_SET_VRING_ADDR") ||
+	    vhost_dev_ioctl(vh, VHOST_SET_VRING_KICK, &kick, "VHOST_SET_VRING_KICK") ||
+	    vhost_dev_ioctl(vh, VHOST_SET_VRING_CALL, &call, "VHOST_SET_VRING_CALL"))
+		return -EIO;
+	return 0;
+}
+
+int vhost_dev_start(struct vhost_dev *vh, struct virtio_device *vdev, u64 features)
+{
+	u64 f = features & vh->features;
+	int ret;
+
+	vh->vdev = vdev;
+	ret = vhost_dev_ioctl(vh, VHOST_SET_FEATURES, &f, "VHOST_SET_FEATURES");
+	if (!ret)
+		ret = set_mem_table(vh, vdev->mem);
+	for (unsigned int r = 0; r < vh->nr_rings && !ret; r++)
+		ret = set_ring(vh, &vdev->vqs[r], r);
+	if (ret)
+		return ret;
+	ret = -sandbox_thread_create(&vh->call_thread, NULL, SANDBOX_VHOST_CALL, call_thread, vh);
+	if (ret) {
+		pr_err_ratelimited("%s: cannot start the interrupt thread: %s", vh->name, strerror(-ret));
+		return ret;
+	}
+	vh->running = true;
+	return 0;
+}
+
+void vhost_dev_stop(struct vhost_dev *vh)
+{
+	u64 junk;
+
+	if (!vh->running)
+		return;
+	eventfd_signal(vh, vh->stop_fd);
+	pthread_join(vh->call_thread, NULL);
+	if (read(vh->stop_fd, &junk, sizeof(junk)) < 0 && errno != EAGAIN)
+		pr_debug("%s: stop read: %s", vh->name, strerror(errno));
+	vh->running = false;
+}
+
+void vhost_dev_kick(struct vhost_dev *vh, unsigned int r)
+{
+	if (r < vh->nr_rings)
+		eventfd_signal(vh, vh->rings[r].kick_fd);
+}
+
+void vhost_dev_kick_all(struct vhost_dev *vh)
+{
+	for (unsigned int r = 0; r < vh->nr_rings; r++)
+		vhost_dev_kick(vh, r);
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+void vhost_dev_exit(struct vhost_dev *vh)
+{
+	if (!vh->name)
+		return;	/* never initialised */
+	vhost_dev_stop(vh);
+	for (unsigned int r = 0; r < VHOST_MAX_RINGS; r++) {
+		close_fd(&vh->rings[r].kick_fd);
+		close_fd(&vh->rings[r].call_fd);
+	}
+	close_fd(&vh->stop_fd);
+	close_fd(&vh->fd);
+}
