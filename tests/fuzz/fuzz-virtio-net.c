@@ -4,10 +4,10 @@
  * back-end headers into the guest's (mergeable or not) buffers, and
  * control-queue commands, over a fake back end with tap-like offloads.
  *
- * net.c is compiled into this file with pthread_create/pthread_join
- * replaced, so its transmit thread never starts: the fuzzer runs the
- * thread's work, tx_drain(), itself after each kick.  Every input is then
- * deterministic.
+ * net.c is compiled into this file and its queue worker's start and stop
+ * are wrapped at link time, so its transmit thread never starts: the
+ * fuzzer runs the worker's work, tx_drain(), itself after each kick.
+ * Every input is then deterministic.
  *
  * Input layout (little endian):
  *   0   u32  driver features (VIRTIO_NET_F_* and ring bits; bit 31 stands
@@ -24,16 +24,7 @@
  * back end lies in guest RAM, is as long as said, and carries only
  * offloads that were negotiated.
  */
-#include <pthread.h>
-
-static int fuzz_thread_create(pthread_t *t, const pthread_attr_t *attr,
-			      void *(*fn)(void *), void *arg);
-static int fuzz_thread_join(pthread_t t, void **ret);
-#define pthread_create fuzz_thread_create
-#define pthread_join fuzz_thread_join
 #include "../../virtio/net.c"
-#undef pthread_create
-#undef pthread_join
 
 #include "fuzz-ring-watch.h"
 
@@ -76,25 +67,31 @@ static u8 frame_buf[65536 + sizeof(struct virtio_net_hdr_v1)];
 
 /* ---- no transmit thread: the fuzzer is it ---- */
 
-static int fuzz_thread_create(pthread_t *t, const pthread_attr_t *attr,
-			      void *(*fn)(void *), void *arg)
+int __wrap_virtq_worker_start(struct virtq_worker *w);
+void __wrap_virtq_worker_stop(struct virtq_worker *w);
+
+int __wrap_virtq_worker_start(struct virtq_worker *w)
 {
-	*t = 0;
+	w->stop = false;
+	w->pending = VIRTQ_WORKER_KICK;
+	w->running = true;
 	return 0;
 }
 
-static int fuzz_thread_join(pthread_t t, void **ret)
+void __wrap_virtq_worker_stop(struct virtq_worker *w)
 {
-	return 0;
+	w->running = false;
 }
 
-/* What tx_thread() would do now: drain if kicked and not stopping. */
+/* What the worker thread would do now: drain if kicked and not stopping. */
 static void run_tx_thread(struct virtio_net *net)
 {
-	if (!net->tx_running || net->tx_stop || !net->tx_kick)
+	unsigned int events = net->tx.pending;
+
+	if (!net->tx.running || net->tx.stop || !events)
 		return;
-	net->tx_kick = false;
-	tx_drain(net);
+	net->tx.pending = 0;
+	tx_drain(net, events);
 }
 
 /* ---- the fake back end ---- */
