@@ -42,11 +42,12 @@ bp_be64() {	# values below 2^32
 
 # A qcow2 version 2 header (4 KiB clusters, 16 MiB, L1 at 12 KiB, refcount
 # table at 4 KiB: zeros in this image, so every cluster reads through to
-# the backing file) naming $1, undeclared, as its backing file.
+# the backing file), an empty list of header extensions, and $1 named,
+# with no declared format, as its backing file.
 bp_header() {
 	printf 'QFI\373'
 	bp_be32 2		# version
-	bp_be64 72		# backing_file_offset: right after the header
+	bp_be64 80		# backing_file_offset: after the extensions
 	bp_be32 ${#1}		# backing_file_size
 	bp_be32 12		# cluster_bits
 	bp_be64 16777216	# size
@@ -57,6 +58,7 @@ bp_header() {
 	bp_be32 1		# refcount_table_clusters
 	bp_be32 0		# nb_snapshots
 	bp_be64 0		# snapshots_offset
+	bp_be64 0		# header extensions: the end marker
 	printf '%s' "$1"
 }
 
@@ -122,7 +124,7 @@ case_check() {
 	expect_exit 0
 	v() { console_value "$1"; }
 	[ "$(v b1_plain_write)" = ok ] || fail "boot 1: a plain write to sector 0 failed"
-	[ "$(v b1_header_bytes)" -gt 72 ] 2>/dev/null || fail "boot 1: header of $(v b1_header_bytes) bytes"
+	[ "$(v b1_header_bytes)" -gt 80 ] 2>/dev/null || fail "boot 1: header of $(v b1_header_bytes) bytes"
 	[ "$(v b1_attack_write)" = refused ] || fail "boot 1: the qcow2 header write was $(v b1_attack_write)"
 	[ "$(v b1_sector0_magic)" = no ] || fail "boot 1: sector 0 holds the qcow2 magic"
 	expect_console 'refused a guest write to sector 0'
