@@ -59,7 +59,9 @@ stepi
 info registers rip
 detach
 GDB
-	timeout 100 gdb -nx -q -batch -x /tmp/gdb.cmds > /tmp/gdb.out 2>&1
+	# stdin from /dev/null: with L1's console as its terminal gdb did not
+	# wait for the stop after "continue".
+	timeout 100 gdb -nx -q -batch -x /tmp/gdb.cmds < /dev/null > /tmp/gdb.out 2>&1
 	echo "gdb-exit=$?" >> /tmp/gdb.out
 	sed 's/^/gdb| /' /tmp/gdb.out > /dev/console
 	echo gdb-done
