@@ -268,6 +268,10 @@ static void mount_rwdirs(void)
 		struct stat st;
 
 		snprintf(path, sizeof(path), NEWROOT "%s", cfg.rwdir_path[i]);
+		if (stat(path, &st) && cfg.rw) {
+			msg("no %s in the root: --rwdir not mounted", cfg.rwdir_path[i]);
+			continue;
+		}
 		if (stat(path, &st))
 			mkdir_p(path);	/* in the overlay, never on the host */
 		mount_9p(cfg.rwdir_tag[i], path, 0);

@@ -29,7 +29,7 @@ case_input() {
 	wait_for 'PTY-42' 60 || return 0
 	echo '[ -t 0 ] && [ -t 1 ] && echo "ISATTY-$((1+1))"; echo "SIZE=$(stty size)"'
 	wait_for 'ISATTY-2' 20 || return 0
-	echo 'sleep 30 & echo "JOBS-$((2+2))=$(jobs | wc -l)"; kill %1'
+	echo 'sleep 30 & jobs > /tmp/jobs; echo "JOBS-$((2+2))=$(grep -c sleep /tmp/jobs)"; kill %1'
 	wait_for 'JOBS-4' 20 || return 0
 	echo 'exit 5'
 }
