@@ -112,6 +112,7 @@ int cmd_run(int argc, char **argv)
 		return LKVM_EXIT_VM_ERROR;
 
 	term_init(kvm);
+	sandbox_on_fatal(term_restore);	/* tcsetattr() is async-signal-safe */
 	term_start();
 	kvm_cpus_start(kvm);
 	/* Set-up is over (files opened, tap script run): confine ourselves. */
