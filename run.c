@@ -120,6 +120,7 @@ int cmd_run(int argc, char **argv)
 		return LKVM_EXIT_VM_ERROR;
 
 	term_init(kvm);
+	sandbox_on_fatal(term_restore);	/* tcsetattr() is async-signal-safe */
 	term_start();
 	/* --gdb-wait: the vCPU threads start held, before any guest instruction. */
 	if (cfg.gdb_wait)

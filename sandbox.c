@@ -11,9 +11,10 @@
  *
  * A forbidden call raises SIGSYS (SCMP_ACT_TRAP); the handler writes one
  * line from data prepared here (a system call name table built at init,
- * since libseccomp's resolver is not async-signal-safe), puts the terminal
- * back and exits with LKVM_EXIT_SANDBOX.  It may use only what every role
- * allows: write, the stdin terminal ioctls, exit_group.
+ * since libseccomp's resolver is not async-signal-safe), runs the fatal
+ * hook (the terminal is put back) and exits with LKVM_EXIT_SANDBOX.  It
+ * may use only what every role allows: write, the stdin terminal ioctls,
+ * exit_group.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,7 +39,6 @@
 #include "lkvm/compiler.h"
 #include "lkvm/log.h"
 #include "lkvm/sandbox.h"
-#include "lkvm/term.h"
 
 #define MAX_NR_NAMES 1024	/* system call numbers we can name in a report */
 #define IOCTL_MASK 0xffffffffULL	/* the kernel reads the request as 32 bits */
@@ -78,6 +78,7 @@ static const struct rule base_rules[] = {
 	ALLOW("gettimeofday"), ALLOW("time"), ALLOW("getpid"), ALLOW("gettid"),
 	ALLOW("brk"), ALLOW("munmap"), ALLOW("mremap"), ALLOW("madvise"), ALLOW("rseq"),
 	ALLOW("sigaltstack"),	/* sanitizer runtimes set one per thread */
+	ALLOW("rt_sigaction"),	/* fatal-signal paths reset to SIG_DFL */
 	ALLOW_IF("mmap", CLEAR(2, PROT_EXEC)),
 	ALLOW_IF("mprotect", CLEAR(2, PROT_EXEC)),
 	ALLOW_IF("prctl", EQ(0, PR_SET_NAME)),
@@ -118,14 +119,11 @@ static const unsigned long control_ioctls[] = {
 	VHOST_VSOCK_SET_RUNNING, 0
 };
 
-static const struct rule vcpu_rules[] = {
-	ALLOW("tgkill"), END
-};
 static const unsigned long vcpu_ioctls[] = { KVM_RUN, KVM_NMI, 0 };
 
 static const struct rule main_rules[] = {
-	/* Kick and join vCPUs; remove the control socket; restore the terminal. */
-	ALLOW("tgkill"), ALLOW("close"), ALLOW("read"), ALLOW("newfstatat"), ALLOW("fstat"),
+	/* Join threads; remove the control socket; restore the terminal. */
+	ALLOW("close"), ALLOW("read"), ALLOW("newfstatat"), ALLOW("fstat"),
 	ALLOW("stat"), ALLOW("unlink"), ALLOW("unlinkat"), END
 };
 
@@ -144,7 +142,7 @@ static const struct rule poll_rules[] = {
 
 static const struct rule mgmt_rules[] = {
 	ALLOW("accept4"), ALLOW("accept"), ALLOW("recvfrom"), ALLOW("sendto"),
-	ALLOW("getsockopt"), ALLOW("setsockopt"), ALLOW("close"), ALLOW("tgkill"),
+	ALLOW("getsockopt"), ALLOW("setsockopt"), ALLOW("close"),
 	ALLOW("geteuid"), ALLOW("getuid"), END
 };
 
@@ -208,7 +206,7 @@ static const struct rule launcher_rules[] = {
 
 static const struct group g_base = G(base_rules), g_irq = GI(irq_rules, irq_ioctls),
 	g_notify = G(notify_rules), g_control = GI(control_rules, control_ioctls),
-	g_vcpu = GI(vcpu_rules, vcpu_ioctls), g_main = G(main_rules),
+	g_vcpu = GI(NULL, vcpu_ioctls), g_main = G(main_rules),
 	g_signals = G(signal_rules), g_ioevent = G(ioevent_rules), g_poll = G(poll_rules),
 	g_mgmt = G(mgmt_rules), g_disk = G(disk_rules), g_blk = G(blk_rules),
 	g_aio = G(aio_rules), g_tap = G(tap_rules), g_user = GI(user_net_rules, user_net_ioctls),
@@ -251,6 +249,7 @@ static u32 native_arch;
 static struct sock_fprog progs[SANDBOX_NR_ROLES];
 static const char *nr_names[MAX_NR_NAMES];
 static __thread const char *thread_role;	/* NULL: not confined */
+static void (*fatal_hook)(void);
 
 static struct {
 	pthread_mutex_t lock;
@@ -290,6 +289,11 @@ int sandbox_role_by_name(const char *name)
 bool sandbox_enabled(void)
 {
 	return enabled;
+}
+
+void sandbox_on_fatal(void (*fn)(void))
+{
+	fatal_hook = fn;
 }
 
 /* ---- the SIGSYS report (async-signal-safe) ---- */
@@ -335,7 +339,8 @@ static void sigsys_handler(int sig UNUSED, siginfo_t *si, void *ctx UNUSED)
 	line[n++] = '\n';
 	if (write(STDERR_FILENO, line, n) < 0)
 		n = 0;	/* nothing else to try */
-	term_restore();
+	if (fatal_hook)
+		fatal_hook();
 	_exit(LKVM_EXIT_SANDBOX);
 }
 
@@ -398,7 +403,9 @@ static int add_arch_names(scmp_filter_ctx ctx, const struct sandbox_rules *extra
 
 static int add_role(scmp_filter_ctx ctx, enum sandbox_role role)
 {
-	int ret = 0;
+	/* Signals to our own threads only: vCPU kicks, raise() in abort(). */
+	struct rule own = ALLOW_IF("tgkill", EQ(0, (u64)getpid()));
+	int ret = add_rule(ctx, &own);
 
 	for (int g = 0; g < MAX_GROUPS && roles[role][g] && !ret; g++)
 		ret = add_rules(ctx, roles[role][g]->rules, roles[role][g]->ioctls);

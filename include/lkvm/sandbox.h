@@ -64,6 +64,12 @@ enum sandbox_role {
 int sandbox_init(bool enabled, int test_role);
 bool sandbox_enabled(void);
 
+/*
+ * fn runs in the SIGSYS handler before lkvm exits: async-signal-safe, and
+ * only system calls every role allows (write, ioctl TCSETS on stdin).
+ */
+void sandbox_on_fatal(void (*fn)(void));
+
 /* Confine the calling thread to role (no-op when the sandbox is off). */
 void sandbox_enter(enum sandbox_role role);
 

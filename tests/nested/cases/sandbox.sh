@@ -12,6 +12,7 @@ IMG=/tmp/sandbox-a.img
 IMG_SYNC=/tmp/sandbox-b.img
 
 case_l1_setup() {
+	ip link set lo up	# libslirp reaches L1 through its loopback
 	dd if=/dev/zero of=$IMG bs=1M count=32 2>/dev/null
 	dd if=/dev/zero of=$IMG_SYNC bs=1M count=32 2>/dev/null
 	CASE_ARGS="-d $IMG -d $IMG_SYNC,sync --rng --balloon
@@ -40,17 +41,26 @@ EOS
 	ip link set eth0 up
 	udhcpc -i eth0 -s /tmp/udhcpc.sh -n -q -t 10 -T 2 >/dev/null 2>&1
 	echo "guest_ping=$(ping -c 1 -W 5 10.0.2.2 >/dev/null 2>&1 && echo ok || echo failed)"
-	echo "guest_tcp_out=$(echo out-flow | nc -w 5 10.0.2.2 5558 2>/dev/null)"
-	nc -l -p 5557 > /tmp/in-flow 2>/dev/null &
+	echo out-flow | nc -w 5 10.0.2.2 5558 >/dev/null 2>&1
+	mkfifo /tmp/in-fifo
+	nc -l -p 5557 <> /tmp/in-fifo > /tmp/in-flow 2>/dev/null &
 	echo "SANDBOX-READY"
 	read -r _
+	n=100
+	while [ ! -s /tmp/in-flow ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
 	echo "guest_tcp_in=$(cat /tmp/in-flow)"
 }
 
 case_input() {
-	( echo out-flow-ack | nc -l -p 5558 -s 127.0.0.1 >/dev/null 2>&1 & )
+	rm -f /tmp/sandbox-out.rx
+	rm -f /tmp/sandbox-out.in
+	mkfifo /tmp/sandbox-out.in	# opened read-write: never ends
+	nc -l -p 5558 <> /tmp/sandbox-out.in > /tmp/sandbox-out.rx &
 	wait_for SANDBOX-READY 120 || return 0
 	{
+		n=100
+		while [ ! -s /tmp/sandbox-out.rx ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+		echo "l1_tcp_out=$(cat /tmp/sandbox-out.rx)"
 		echo in-flow | nc -w 5 127.0.0.1 5557 >/dev/null 2>&1
 		lkvm balloon --name sandbox --inflate 16 >/dev/null 2>&1
 		echo "l1_balloon_status=$?"
@@ -78,7 +88,7 @@ case_check() {
 	[ "$(console_value guest_vdb)" = "$(console_value guest_pat)" ] || fail "vdb data differ"
 	[ "$(console_value guest_rng)" = 32 ] || fail "virtio-rng gave $(console_value guest_rng) bytes"
 	[ "$(console_value guest_ping)" = ok ] || fail "ping through libslirp failed"
-	[ "$(console_value guest_tcp_out)" = out-flow-ack ] || fail "flow to L1: '$(console_value guest_tcp_out)'"
+	[ "$(console_value l1_tcp_out)" = out-flow ] || fail "flow to L1: '$(console_value l1_tcp_out)'"
 	[ "$(console_value guest_tcp_in)" = in-flow ] || fail "hostfwd flow: '$(console_value guest_tcp_in)'"
 	[ "$(console_value l1_balloon_status)" = 0 ] || fail "lkvm balloon failed"
 	[ "$(console_value l1_stat_status)" = 0 ] || fail "lkvm stat --memory failed"
