@@ -4,39 +4,49 @@
 #include <sys/resource.h>
 #include "lkvm/fd-budget.h"
 
-static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
-static unsigned int pool_base;		/* descriptors open before any budget */
+static unsigned int pool_size;		/* atomic: what all budgets may hold */
 static unsigned int pool_used;		/* atomic: charged by all budgets */
 
-static void count_base(void)
+/* Open descriptors that no budget accounts for: lkvm's own set-up. */
+static unsigned int count_unbudgeted(void)
 {
 	DIR *d = opendir("/proc/self/fd");
-	unsigned int n = 0;
+	unsigned int n = 0, used = __atomic_load_n(&pool_used, __ATOMIC_RELAXED);
 
-	if (!d) {
-		pool_base = 64;		/* no /proc: a guess on the safe side */
-		return;
-	}
+	if (!d)
+		return 64;		/* no /proc: a guess on the safe side */
 	while (readdir(d))
 		n++;
 	closedir(d);
 	/* ".", ".." and the directory's own descriptor are not kept. */
-	pool_base = n > 3 ? n - 3 : 0;
+	n = n > 3 ? n - 3 : 0;
+	return n > used ? n - used : 0;
+}
+
+/*
+ * The pool follows RLIMIT_NOFILE and what is open when set-up sizes it
+ * (budgets made, limit raised): counting needs system calls that the
+ * sandboxed threads drawing on the budgets may not make.
+ */
+void fd_budget_update_pool(void)
+{
+	unsigned long long limit, base = count_unbudgeted();
+	struct rlimit rl;
+	unsigned int size = 0;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl)) {
+		limit = rl.rlim_cur == RLIM_INFINITY ? 1ULL << 20 : rl.rlim_cur;
+		if (limit > base + FD_BUDGET_RESERVE) {
+			limit -= base + FD_BUDGET_RESERVE;
+			size = limit > (1u << 30) ? 1u << 30 : (unsigned int)limit;
+		}
+	}
+	__atomic_store_n(&pool_size, size, __ATOMIC_RELAXED);
 }
 
 unsigned int fd_budget_pool_size(void)
 {
-	struct rlimit rl;
-	unsigned long long limit;
-
-	pthread_once(&pool_once, count_base);
-	if (getrlimit(RLIMIT_NOFILE, &rl))
-		return 0;
-	limit = rl.rlim_cur == RLIM_INFINITY ? 1ULL << 20 : rl.rlim_cur;
-	if (limit <= (unsigned long long)pool_base + FD_BUDGET_RESERVE)
-		return 0;
-	limit -= pool_base + FD_BUDGET_RESERVE;
-	return limit > (1u << 30) ? 1u << 30 : (unsigned int)limit;
+	return __atomic_load_n(&pool_size, __ATOMIC_RELAXED);
 }
 
 void fd_budget_raise_limit(void)
@@ -47,6 +57,7 @@ void fd_budget_raise_limit(void)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
+	fd_budget_update_pool();
 }
 
 void fd_budget_init(struct fd_budget *b, const char *name, unsigned int cap)
@@ -54,6 +65,7 @@ void fd_budget_init(struct fd_budget *b, const char *name, unsigned int cap)
 	b->name = name;
 	b->cap = cap;
 	b->used = 0;
+	fd_budget_update_pool();
 }
 
 /* Add n to *counter unless that passes max. */
@@ -82,7 +94,6 @@ bool fd_budget_take(struct fd_budget *b, unsigned int n)
 
 void fd_budget_force(struct fd_budget *b, unsigned int n)
 {
-	pthread_once(&pool_once, count_base);
 	__atomic_add_fetch(&b->used, n, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&pool_used, n, __ATOMIC_RELAXED);
 }

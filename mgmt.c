@@ -447,9 +447,13 @@ static void serve(struct mgmt_server *srv, int fd)
 
 #define BACKOFF_MS 100
 
+/*
+ * A duplicate of the listening socket: the mgmt thread is sandboxed and
+ * may not open files, only duplicate the descriptors it has.
+ */
 static int open_spare(void)
 {
-	return open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return fcntl(server.listen_fd, F_DUPFD_CLOEXEC, 0);
 }
 
 /*

@@ -7,6 +7,7 @@
 #include <time.h>
 #include "lkvm/devloop.h"
 #include "lkvm/boot-trace.h"
+#include "lkvm/fd-budget.h"
 #include "lkvm/gdb.h"
 #include "lkvm/kvm.h"
 #include "lkvm/kvm-arch.h"
@@ -126,6 +127,8 @@ int cmd_run(int argc, char **argv)
 	if (cfg.gdb_wait)
 		kvm_cpus_pause(kvm);
 	boot_trace_mark(BOOT_VM_READY);
+	/* Set-up's descriptors are all open: what is left is the guests' pool. */
+	fd_budget_update_pool();
 	kvm_cpus_start(kvm);
 	if (cfg.gdb && gdb_stub_start(kvm, cfg.gdb) < 0)
 		kvm_request_stop(kvm, VM_STOP_ERROR);

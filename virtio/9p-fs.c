@@ -85,7 +85,6 @@ int p9_fs_init(struct p9_fs *fs, const char *dir, bool readonly)
 	memset(fs, 0, sizeof(*fs));
 	fs->root_fd = fs->proc_fd = -1;
 	p9_fid_table_init(&fs->fids);
-	fd_budget_init(&fs->fd_budget, "9p", P9_MAX_FDS);
 	fs->readonly = readonly;
 	fs->msize = P9_MAX_MSIZE;
 	fs->root_path = realpath(dir, NULL);
@@ -98,6 +97,8 @@ int p9_fs_init(struct p9_fs *fs, const char *dir, bool readonly)
 	ret = fs->root_fd < 0 ? fs->root_fd : fs->proc_fd;
 	if (ret < 0)
 		goto fail;
+	/* After the export's own descriptors: the pool is sized without them. */
+	fd_budget_init(&fs->fd_budget, "9p", P9_MAX_FDS);
 	ret = p9_fstat(fs->root_fd, &st);
 	if (ret)
 		goto fail;

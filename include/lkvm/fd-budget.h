@@ -32,8 +32,14 @@ void fd_budget_give(struct fd_budget *b, unsigned int n);
 void fd_budget_force(struct fd_budget *b, unsigned int n);
 unsigned int fd_budget_used(const struct fd_budget *b);
 
-/* Descriptors the pool lends to all budgets together, at this moment. */
+/*
+ * Descriptors the pool lends to all budgets together: set from
+ * RLIMIT_NOFILE by fd_budget_init() and fd_budget_raise_limit(), which
+ * run at set-up (the budgets' users may be sandboxed threads).
+ */
 unsigned int fd_budget_pool_size(void);
+/* Size the pool anew after a change of RLIMIT_NOFILE (tests lower it). */
+void fd_budget_update_pool(void);
 /* Raise the soft RLIMIT_NOFILE to the hard one (more room for guests). */
 void fd_budget_raise_limit(void);
 

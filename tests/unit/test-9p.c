@@ -2010,6 +2010,7 @@ static void test_fid_descriptors_budgeted(void)
 	low = saved;
 	low.rlim_cur = (rlim_t)before + FD_BUDGET_RESERVE + 400;
 	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+	fd_budget_update_pool();
 	export_clear();
 	host_write("f", "x", 1);
 	fs_start(false, true);
@@ -2046,6 +2047,7 @@ static void test_fid_descriptors_budgeted(void)
 	CHECK_EQ(fd_budget_used(&fs.fd_budget), 0);
 	CHECK_EQ(open_fds(), before);
 	setrlimit(RLIMIT_NOFILE, &saved);
+	fd_budget_update_pool();
 }
 
 static void test_parse_spec(void)

@@ -475,6 +475,7 @@ static void test_flows_budgeted(void)
 	low = saved;
 	low.rlim_cur = (rlim_t)open_fds() + FD_BUDGET_RESERVE + 40;
 	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+	fd_budget_update_pool();
 	for (u16 sport = 3000; sport < 3200; sport++) {
 		send_frame(be, f, tcp(f, "10.0.2.2", sport, (u16)port, 7, 0, 0x02, NULL, 0));
 		if (sport % 10 == 0) {
@@ -501,6 +502,7 @@ static void test_flows_budgeted(void)
 	while (nfree > 0)
 		close(fds[--nfree]);
 	setrlimit(RLIMIT_NOFILE, &saved);
+	fd_budget_update_pool();
 	close(lst);
 }
 
