@@ -17,7 +17,6 @@
 
 #define KVM_DEV "/dev/kvm"
 #define MAX_GSI_ROUTES 1024
-#define FIRST_MSI_GSI 24
 
 struct generic_cap {
 	int cap;
@@ -97,7 +96,7 @@ static void init_routing(void)
 				  MAX_GSI_ROUTES * sizeof(routing.table->entries[0]));
 	if (!routing.table)
 		die("out of memory");
-	routing.next_msi_gsi = FIRST_MSI_GSI;
+	routing.next_msi_gsi = kvm_arch_first_msi_gsi();
 }
 
 struct kvm *kvm_create(struct lkvm_config *cfg)
@@ -121,7 +120,7 @@ struct kvm *kvm_create(struct lkvm_config *cfg)
 		die("KVM API version %d, lkvm needs %d: update the kernel", api, KVM_API_VERSION);
 	check_caps(kvm->sys_fd);
 
-	kvm->vm_fd = ioctl(kvm->sys_fd, KVM_CREATE_VM, 0);
+	kvm->vm_fd = ioctl(kvm->sys_fd, KVM_CREATE_VM, kvm_arch_vm_type(kvm));
 	if (kvm->vm_fd < 0)
 		die("KVM_CREATE_VM: %s", strerror(errno));
 	kvm->vcpu_mmap_size = ioctl(kvm->sys_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
@@ -152,7 +151,7 @@ void kvm_destroy(struct kvm *kvm)
 
 int kvm_irq_line(struct kvm *kvm, u32 gsi, int level)
 {
-	struct kvm_irq_level irq = { .irq = gsi, .level = level };
+	struct kvm_irq_level irq = { .irq = kvm_arch_irq_line_encode(gsi), .level = level };
 
 	if (ioctl(kvm->vm_fd, KVM_IRQ_LINE, &irq) < 0)
 		return -errno;

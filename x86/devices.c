@@ -10,6 +10,7 @@
 #include "lkvm/serial8250.h"
 #include "lkvm/term.h"
 #include "lkvm/testdev.h"
+#include "lkvm/virtio-mmio.h"
 #include "x86/acpi-pm.h"
 #include "x86/layout.h"
 
@@ -76,14 +77,17 @@ static void check(int ret, const char *what)
 void kvm_arch_init_devices(struct kvm *kvm)
 {
 	struct console_input in = { .push = serial_console_push, .opaque = &serial0 };
+	static const u32 mmio_gsis[] = X86_VIRTIO_MMIO_GSIS;
 
-	check(serial8250_register(kvm, &serial0, X86_SERIAL0_PORT, X86_SERIAL0_IRQ,
+	check(virtio_mmio_set_layout(X86_VIRTIO_MMIO_BASE, X86_VIRTIO_MMIO_SIZE, mmio_gsis,
+				     ARRAY_SIZE(mmio_gsis)), "virtio-mmio area");
+	check(serial8250_register(kvm, &serial0, &kvm->pio_bus, X86_SERIAL0_PORT, X86_SERIAL0_IRQ,
 				  &serial_console_ops), "ttyS0");
 	term_set_input(&in);
 	check(rtc_register(kvm, &rtc), "RTC");
 	check(i8042_register(kvm, &kbc), "i8042");
 	check(acpi_pm_register(kvm, X86_ACPI_PM_PORT), "ACPI PM");
-	check(pvpanic_register(kvm, X86_PVPANIC_PORT), "pvpanic");
+	check(pvpanic_register(kvm, &kvm->pio_bus, X86_PVPANIC_PORT), "pvpanic");
 	check(pci_host_init(kvm), "PCI host bridge");
 	check(bus_register(&kvm->pio_bus, 0x61, 1, port61_io, NULL, "port 0x61"), "port 0x61");
 	if (kvm->cfg->test_device)

@@ -39,4 +39,18 @@
 #define X86_ACPI_SCI_IRQ	9
 #define X86_PVPANIC_PORT	0x505
 
+/*
+ * virtio-mmio windows: a sub-range of the PCI hole that the PCI BAR
+ * allocator leaves alone, above the test device page (0xFE000000) and
+ * below the IOAPIC (0xFEC00000).
+ */
+#define X86_VIRTIO_MMIO_BASE	0xfe800000ULL
+#define X86_VIRTIO_MMIO_SIZE	0x00400000ULL	/* up to 0xFEBFFFFF */
+/*
+ * ISA IRQs no PC device claims here: not 0 (PIT), 1 (i8042), 2 (cascade),
+ * 3 (COM2), 4 (COM1), 8 (RTC), 9 (SCI), 12 (PS/2 mouse), 13 (FPU).  PCI
+ * INTx routing must not use these GSIs.
+ */
+#define X86_VIRTIO_MMIO_GSIS	{ 5, 6, 7, 10, 11, 14, 15 }
+
 #endif

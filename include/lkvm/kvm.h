@@ -58,7 +58,8 @@ void kvm_irq_trigger(struct kvm *kvm, u32 gsi);
 
 /*
  * MSI delivery through KVM's GSI routing table.  kvm_msi_route_add()
- * returns a new GSI (>= 24, above the IOAPIC pins) or -errno;
+ * returns a new GSI (>= kvm_arch_first_msi_gsi(), above the irqchip pins)
+ * or -errno;
  * kvm_msi_route_update() retargets it when the guest rewrites an MSI-X
  * entry.  kvm_signal_msi() injects one MSI without a route.
  */
