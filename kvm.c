@@ -164,7 +164,14 @@ void kvm_irq_trigger(struct kvm *kvm, u32 gsi)
 	kvm_irq_line(kvm, gsi, 0);
 }
 
-static void fill_msi_entry(struct kvm_irq_routing_entry *e, u32 gsi, u64 addr, u32 data)
+/* Asked of the VM, not /dev/kvm: it holds once an ITS exists. */
+static bool msi_needs_devid(struct kvm *kvm)
+{
+	return ioctl(kvm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MSI_DEVID) > 0;
+}
+
+static void fill_msi_entry(struct kvm *kvm, struct kvm_irq_routing_entry *e, u32 gsi,
+			   u64 addr, u32 data, u32 devid)
 {
 	memset(e, 0, sizeof(*e));
 	e->gsi = gsi;
@@ -172,6 +179,10 @@ static void fill_msi_entry(struct kvm_irq_routing_entry *e, u32 gsi, u64 addr, u
 	e->u.msi.address_lo = (u32)addr;
 	e->u.msi.address_hi = (u32)(addr >> 32);
 	e->u.msi.data = data;
+	if (msi_needs_devid(kvm)) {
+		e->flags = KVM_MSI_VALID_DEVID;
+		e->u.msi.devid = devid;
+	}
 }
 
 static int commit_routes(struct kvm *kvm)
@@ -179,7 +190,7 @@ static int commit_routes(struct kvm *kvm)
 	return ioctl(kvm->vm_fd, KVM_SET_GSI_ROUTING, routing.table) < 0 ? -errno : 0;
 }
 
-int kvm_msi_route_add(struct kvm *kvm, u64 addr, u32 data)
+int kvm_msi_route_add(struct kvm *kvm, u64 addr, u32 data, u32 devid)
 {
 	int ret;
 
@@ -189,13 +200,14 @@ int kvm_msi_route_add(struct kvm *kvm, u64 addr, u32 data)
 		return -ENOSPC;
 	}
 	u32 gsi = routing.next_msi_gsi++;
-	fill_msi_entry(&routing.table->entries[routing.table->nr++], gsi, addr, data);
+	fill_msi_entry(kvm, &routing.table->entries[routing.table->nr++], gsi, addr, data,
+		       devid);
 	ret = commit_routes(kvm);
 	pthread_mutex_unlock(&routing.lock);
 	return ret ? ret : (int)gsi;
 }
 
-int kvm_msi_route_update(struct kvm *kvm, u32 gsi, u64 addr, u32 data)
+int kvm_msi_route_update(struct kvm *kvm, u32 gsi, u64 addr, u32 data, u32 devid)
 {
 	int ret = -ENOENT;
 
@@ -204,7 +216,7 @@ int kvm_msi_route_update(struct kvm *kvm, u32 gsi, u64 addr, u32 data)
 		struct kvm_irq_routing_entry *e = &routing.table->entries[i];
 
 		if (e->gsi == gsi && e->type == KVM_IRQ_ROUTING_MSI) {
-			fill_msi_entry(e, gsi, addr, data);
+			fill_msi_entry(kvm, e, gsi, addr, data, devid);
 			ret = commit_routes(kvm);
 			break;
 		}
@@ -213,11 +225,16 @@ int kvm_msi_route_update(struct kvm *kvm, u32 gsi, u64 addr, u32 data)
 	return ret;
 }
 
-int kvm_signal_msi(struct kvm *kvm, u64 addr, u32 data)
+int kvm_signal_msi(struct kvm *kvm, u64 addr, u32 data, u32 devid)
 {
 	struct kvm_msi msi = {
 		.address_lo = (u32)addr, .address_hi = (u32)(addr >> 32), .data = data,
 	};
+
+	if (msi_needs_devid(kvm)) {
+		msi.flags = KVM_MSI_VALID_DEVID;
+		msi.devid = devid;
+	}
 
 	return ioctl(kvm->vm_fd, KVM_SIGNAL_MSI, &msi) < 0 ? -errno : 0;
 }

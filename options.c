@@ -15,7 +15,7 @@ enum {
 	OPT_NAME = 256, OPT_CONSOLE, OPT_DEBUG, OPT_RNG, OPT_TRANSPORT,
 	OPT_TEST_DEVICE, OPT_TIMEOUT, OPT_HELP,
 	OPT_BALLOON, OPT_9P, OPT_VSOCK, OPT_SANDBOX, OPT_NODHCP, OPT_DEV,
-	OPT_HUGETLBFS, OPT_VFIO,
+	OPT_HUGETLBFS, OPT_VFIO, OPT_IRQCHIP, OPT_DUMP_DTB,
 };
 
 static const struct option run_options[] = {
@@ -35,6 +35,8 @@ static const struct option run_options[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "test-device", no_argument, NULL, OPT_TEST_DEVICE },
 	{ "help", no_argument, NULL, OPT_HELP },
+	{ "irqchip", required_argument, NULL, OPT_IRQCHIP },
+	{ "dump-dtb", required_argument, NULL, OPT_DUMP_DTB },
 	/* kvmtool options not built yet: recognised so the message is clear. */
 	{ "balloon", no_argument, NULL, OPT_BALLOON },
 	{ "9p", required_argument, NULL, OPT_9P },
@@ -50,7 +52,7 @@ static const struct option run_options[] = {
 void print_run_usage(FILE *out)
 {
 	fputs("usage: lkvm run -k KERNEL [options]\n"
-	      "  -k, --kernel FILE       bzImage, or a flat binary (test guests)\n"
+	      "  -k, --kernel FILE       bzImage (x86), Image (arm64), or a flat binary (test guests)\n"
 	      "  -i, --initrd FILE       initial ramdisk\n"
 	      "  -p, --params TEXT       appended to the kernel command line\n"
 	      "  -m, --mem SIZE          guest RAM, MiB or with K/M/G suffix (default 256)\n"
@@ -69,6 +71,9 @@ void print_run_usage(FILE *out)
 	      "                          how virtio devices appear (default pci)\n"
 	      "      --timeout SECONDS   stop the guest and exit 124 after SECONDS\n"
 	      "      --debug             log unhandled I/O and other details\n"
+	      "      --irqchip gicv3|gicv3-its|gicv2  arm64: the interrupt controller\n"
+	      "                          (default gicv3-its, else gicv3, else gicv2)\n"
+	      "      --dump-dtb FILE     arm64: write the device tree to FILE and exit\n"
 	      "Console: Ctrl-A x stops the guest; Ctrl-A Ctrl-A sends Ctrl-A.\n"
 	      "Exit status: 0 guest rebooted or powered off, 1 fatal VM error,\n"
 	      "  2 bad command line, 3 guest kernel panic, 124 timeout.\n", out);
@@ -166,6 +171,12 @@ static int parse_one(int opt, const char *arg, struct lkvm_config *cfg)
 		cfg->transport = arg;
 		break;
 	case OPT_RNG: cfg->rng = true; break;
+	case OPT_IRQCHIP:
+		if (strcmp(arg, "gicv3") && strcmp(arg, "gicv3-its") && strcmp(arg, "gicv2"))
+			return usage_error("bad --irqchip '%s': use gicv3, gicv3-its or gicv2", arg);
+		cfg->irqchip = arg;
+		break;
+	case OPT_DUMP_DTB: cfg->dump_dtb = arg; break;
 	case 'd':
 		if (cfg->nr_disks >= LKVM_MAX_DISKS)
 			return usage_error("too many -d (%s)", arg);

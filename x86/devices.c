@@ -18,34 +18,9 @@ static struct uart8250 serial0;
 static struct rtc rtc;
 static struct i8042 kbc;
 
-static void serial_tx(void *opaque UNUSED, u8 byte)
-{
-	console_write(&byte, 1);
-}
-
-static size_t serial_console_push(void *opaque, const u8 *buf, size_t n)
-{
-	return uart8250_rx_push(opaque, buf, n);
-}
-
-static void serial_rx_ready(void *opaque UNUSED)
-{
-	term_input_ready();
-}
-
-static const struct uart8250_ops serial_console_ops = {
-	.tx = serial_tx,
-	.rx_ready = serial_rx_ready,
-};
-
-/* lkvm debug --sysrq: Linux's 8250 driver takes a break then a key as SysRq. */
 int kvm_arch_console_sysrq(struct kvm *kvm UNUSED, u8 key)
 {
-	int ret = uart8250_rx_break(&serial0);
-
-	if (ret)
-		return ret;
-	return uart8250_rx_push(&serial0, &key, 1) == 1 ? 0 : -EAGAIN;
+	return serial8250_console_sysrq(&serial0, key);
 }
 
 /*
@@ -76,14 +51,12 @@ static void check(int ret, const char *what)
 
 void kvm_arch_init_devices(struct kvm *kvm)
 {
-	struct console_input in = { .push = serial_console_push, .opaque = &serial0 };
 	static const u32 mmio_gsis[] = X86_VIRTIO_MMIO_GSIS;
 
 	check(virtio_mmio_set_layout(X86_VIRTIO_MMIO_BASE, X86_VIRTIO_MMIO_SIZE, mmio_gsis,
 				     ARRAY_SIZE(mmio_gsis)), "virtio-mmio area");
-	check(serial8250_register(kvm, &serial0, &kvm->pio_bus, X86_SERIAL0_PORT, X86_SERIAL0_IRQ,
-				  &serial_console_ops), "ttyS0");
-	term_set_input(&in);
+	check(serial8250_console_register(kvm, &serial0, &kvm->pio_bus, X86_SERIAL0_PORT,
+					  X86_SERIAL0_IRQ), "ttyS0");
 	check(rtc_register(kvm, &rtc), "RTC");
 	check(i8042_register(kvm, &kbc), "i8042");
 	check(acpi_pm_register(kvm, X86_ACPI_PM_PORT), "ACPI PM");

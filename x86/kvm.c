@@ -61,6 +61,9 @@ void kvm_arch_init_vm(struct kvm *kvm)
 
 	if (!vm)
 		die("out of memory");
+	if (kvm->cfg->irqchip || kvm->cfg->dump_dtb)
+		die("--%s is for arm64 guests: x86 has no device tree or GIC",
+		    kvm->cfg->irqchip ? "irqchip" : "dump-dtb");
 	kvm->arch = vm;
 	vm_ioctl(kvm, KVM_SET_TSS_ADDR, X86_TSS_ADDR, "KVM_SET_TSS_ADDR");
 	u64 ident = X86_IDENTITY_MAP_ADDR;

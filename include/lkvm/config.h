@@ -26,6 +26,8 @@ struct lkvm_config {
 	bool debug;
 	unsigned long timeout_sec;	/* 0: none */
 	bool test_device;	/* hidden: test device for the direct tests */
+	const char *irqchip;	/* arm64: gicv3, gicv3-its, gicv2; NULL: best there is */
+	const char *dump_dtb;	/* arm64: write the device tree here and exit */
 	const char *disk_specs[LKVM_MAX_DISKS];
 	unsigned int nr_disks;
 	const char *net_specs[LKVM_MAX_NICS];

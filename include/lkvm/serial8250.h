@@ -106,4 +106,10 @@ int uart8250_rx_break(struct uart8250 *u);
 int serial8250_register(struct kvm *kvm, struct uart8250 *u, struct bus *bus, u64 base,
 			u32 irq, const struct uart8250_ops *ops);
 
+/* hw/serial-console.c: u as the guest console (lkvm's stdout, terminal input). */
+int serial8250_console_register(struct kvm *kvm, struct uart8250 *u, struct bus *bus,
+				u64 base, u32 irq);
+/* A break then key: Linux's SysRq over the serial console; 0 or -errno. */
+int serial8250_console_sysrq(struct uart8250 *u, u8 key);
+
 #endif

@@ -35,7 +35,7 @@ int kvm_irq_line(struct kvm *kvm, u32 gsi, int level)
 	return 0;
 }
 
-int kvm_msi_route_add(struct kvm *kvm, u64 addr, u32 data)
+int kvm_msi_route_add(struct kvm *kvm, u64 addr, u32 data, u32 devid)
 {
 	if (route_add_fails || nr_routes == MAX_FAKE_ROUTES)
 		return -ENOSPC;
@@ -45,7 +45,7 @@ int kvm_msi_route_add(struct kvm *kvm, u64 addr, u32 data)
 	return FIRST_FAKE_GSI + nr_routes++;
 }
 
-int kvm_msi_route_update(struct kvm *kvm, u32 gsi, u64 addr, u32 data)
+int kvm_msi_route_update(struct kvm *kvm, u32 gsi, u64 addr, u32 data, u32 devid)
 {
 	int i = (int)gsi - FIRST_FAKE_GSI;
 
@@ -57,7 +57,7 @@ int kvm_msi_route_update(struct kvm *kvm, u32 gsi, u64 addr, u32 data)
 	return 0;
 }
 
-int kvm_signal_msi(struct kvm *kvm, u64 addr, u32 data)
+int kvm_signal_msi(struct kvm *kvm, u64 addr, u32 data, u32 devid)
 {
 	signal_msi_calls++;
 	last_msi_addr = addr;
