@@ -132,6 +132,8 @@ static void fatal_exit(struct kvm_cpu *cpu, const char *what)
 
 static void handle_system_event(struct kvm_cpu *cpu)
 {
+	if (kvm_cpu_arch_system_event(cpu))
+		return;
 	switch (cpu->run->system_event.type) {
 	case KVM_SYSTEM_EVENT_SHUTDOWN:
 		kvm_request_stop(cpu->kvm, VM_STOP_POWEROFF);

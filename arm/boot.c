@@ -60,8 +60,12 @@ static void build_cmdline(struct kvm *kvm, char *buf, size_t size)
 	const char *params = kvm->cfg->params;
 	int n;
 
-	/* earlycon finds the UART through /chosen/stdout-path. */
-	n = snprintf(buf, size, "console=%s earlycon%s%s", console ? console : "ttyS0",
+	/*
+	 * earlycon finds the UART through /chosen/stdout-path; a panic resets
+	 * warm at once, which lkvm reports as a panic (arm/cpu.c).
+	 */
+	n = snprintf(buf, size, "console=%s earlycon panic=-1 reboot=panic_warm%s%s",
+		     console ? console : "ttyS0",
 		     params ? " " : "", params ? params : "");
 	if (n < 0 || (size_t)n >= size)
 		die("-p: the kernel command line is longer than %zu bytes", size - 1);

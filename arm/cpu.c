@@ -58,6 +58,25 @@ void arm_cpu_set_boot_regs(struct kvm_cpu *cpu, u64 pc, u64 x0)
 	set_reg(cpu, CORE_REG(regs.pc), pc, "PC");
 }
 
+/*
+ * A panic: Debian's arm64 kernels have no pvpanic driver, so lkvm's
+ * command line has "panic=-1 reboot=panic_warm": a panicking kernel resets
+ * with PSCI SYSTEM_RESET2 (a warm reset), an ordinary reboot with
+ * SYSTEM_RESET.
+ */
+bool kvm_cpu_arch_system_event(struct kvm_cpu *cpu)
+{
+	struct kvm_run *run = cpu->run;
+
+	if (run->system_event.type != KVM_SYSTEM_EVENT_RESET ||
+	    !run->system_event.ndata ||
+	    !(run->system_event.data[0] & KVM_SYSTEM_EVENT_RESET_FLAG_PSCI_RESET2))
+		return false;
+	pr_err("guest kernel panicked (warm reset through PSCI SYSTEM_RESET2)");
+	kvm_request_stop(cpu->kvm, VM_STOP_PANIC);
+	return true;
+}
+
 bool kvm_cpu_arch_handle_exit(struct kvm_cpu *cpu UNUSED)
 {
 	return false;

@@ -151,6 +151,11 @@ void kvm_cpu_arch_init(struct kvm_cpu *cpu)
 		setup_boot_regs(cpu);
 }
 
+bool kvm_cpu_arch_system_event(struct kvm_cpu *cpu UNUSED)
+{
+	return false;
+}
+
 bool kvm_cpu_arch_handle_exit(struct kvm_cpu *cpu UNUSED)
 {
 	return false;

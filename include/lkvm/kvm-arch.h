@@ -51,6 +51,8 @@ void reg_text_add(struct reg_text *t, const char *fmt, ...)
 int kvm_cpu_arch_format_regs(struct kvm_cpu *cpu, struct reg_text *t);
 /* An NMI to cpu (on its thread): 0, -errno, or -ENOTSUP where there is none. */
 int kvm_cpu_arch_nmi(struct kvm_cpu *cpu);
+/* KVM_EXIT_SYSTEM_EVENT the architecture reads itself; false: the generic meaning. */
+bool kvm_cpu_arch_system_event(struct kvm_cpu *cpu);
 /* Architecture-specific exit reasons; false if unhandled. */
 bool kvm_cpu_arch_handle_exit(struct kvm_cpu *cpu);
 
