@@ -164,5 +164,6 @@ clean:
 # Keep intermediate objects: no "rm" after the test summary, faster rebuilds.
 .SECONDARY:
 
--include $(shell find . -name '*.d' -not -path './.git/*' -not -path './build-*' 2>/dev/null) \
-	$(if $(OUT),$(shell find $(OUT) -name '*.d' 2>/dev/null))
+# Every tree's dependency files, the sanitizer and arm64 ones included: a
+# changed header must rebuild their objects too.
+-include $(shell find . -name '*.d' -not -path './.git/*' 2>/dev/null)
