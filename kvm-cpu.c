@@ -5,6 +5,7 @@
  * enter the guest cannot miss it.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,7 @@ void kvm_cpus_create(struct kvm *kvm)
 		die("out of memory");
 	for (unsigned int i = 0; i < kvm->nr_cpus; i++)
 		kvm->cpus[i] = kvm_cpu_create(kvm, i);
+	kvm_arch_cpus_created(kvm);
 }
 
 static void handle_io(struct kvm_cpu *cpu)
@@ -96,15 +98,45 @@ static void handle_mmio(struct kvm_cpu *cpu)
 			 (unsigned long long)run->mmio.phys_addr, len);
 }
 
+void reg_text_add(struct reg_text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (t->used >= t->size)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(t->buf + t->used, t->size - t->used, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		t->used = MIN(t->size - 1, t->used + (size_t)n);
+}
+
+/* On the vCPU thread, after a fatal exit. */
+static void dump_regs(struct kvm_cpu *cpu)
+{
+	char buf[4096];
+	struct reg_text t = { .buf = buf, .size = sizeof(buf) };
+	int ret = kvm_cpu_arch_format_regs(cpu, &t);
+
+	if (ret < 0) {
+		pr_err("vCPU %u: cannot read registers: %s", cpu->id, strerror(-ret));
+		return;
+	}
+	fprintf(stderr, "vCPU %u registers:\n%s", cpu->id, buf);
+}
+
 static void fatal_exit(struct kvm_cpu *cpu, const char *what)
 {
 	pr_err("vCPU %u: %s: stopping the VM", cpu->id, what);
-	kvm_cpu_arch_dump(cpu);
+	dump_regs(cpu);
 	kvm_request_stop(cpu->kvm, VM_STOP_ERROR);
 }
 
 static void handle_system_event(struct kvm_cpu *cpu)
 {
+	if (kvm_cpu_arch_system_event(cpu))
+		return;
 	switch (cpu->run->system_event.type) {
 	case KVM_SYSTEM_EVENT_SHUTDOWN:
 		kvm_request_stop(cpu->kvm, VM_STOP_POWEROFF);
@@ -278,7 +310,7 @@ static void *vcpu_thread(void *arg)
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			pr_err("vCPU %u: KVM_RUN: %s", cpu->id, strerror(errno));
-			kvm_cpu_arch_dump(cpu);
+			dump_regs(cpu);
 			kvm_request_stop(cpu->kvm, VM_STOP_ERROR);
 			break;
 		}

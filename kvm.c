@@ -17,7 +17,6 @@
 
 #define KVM_DEV "/dev/kvm"
 #define MAX_GSI_ROUTES 1024
-#define FIRST_MSI_GSI 24
 
 struct generic_cap {
 	int cap;
@@ -97,7 +96,7 @@ static void init_routing(void)
 				  MAX_GSI_ROUTES * sizeof(routing.table->entries[0]));
 	if (!routing.table)
 		die("out of memory");
-	routing.next_msi_gsi = FIRST_MSI_GSI;
+	routing.next_msi_gsi = kvm_arch_first_msi_gsi();
 }
 
 struct kvm *kvm_create(struct lkvm_config *cfg)
@@ -121,7 +120,7 @@ struct kvm *kvm_create(struct lkvm_config *cfg)
 		die("KVM API version %d, lkvm needs %d: update the kernel", api, KVM_API_VERSION);
 	check_caps(kvm->sys_fd);
 
-	kvm->vm_fd = ioctl(kvm->sys_fd, KVM_CREATE_VM, 0);
+	kvm->vm_fd = ioctl(kvm->sys_fd, KVM_CREATE_VM, kvm_arch_vm_type(kvm));
 	if (kvm->vm_fd < 0)
 		die("KVM_CREATE_VM: %s", strerror(errno));
 	kvm->vcpu_mmap_size = ioctl(kvm->sys_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
@@ -152,7 +151,7 @@ void kvm_destroy(struct kvm *kvm)
 
 int kvm_irq_line(struct kvm *kvm, u32 gsi, int level)
 {
-	struct kvm_irq_level irq = { .irq = gsi, .level = level };
+	struct kvm_irq_level irq = { .irq = kvm_arch_irq_line_encode(gsi), .level = level };
 
 	if (ioctl(kvm->vm_fd, KVM_IRQ_LINE, &irq) < 0)
 		return -errno;
@@ -165,7 +164,14 @@ void kvm_irq_trigger(struct kvm *kvm, u32 gsi)
 	kvm_irq_line(kvm, gsi, 0);
 }
 
-static void fill_msi_entry(struct kvm_irq_routing_entry *e, u32 gsi, u64 addr, u32 data)
+/* Asked of the VM, not /dev/kvm: it holds once an ITS exists. */
+static bool msi_needs_devid(struct kvm *kvm)
+{
+	return ioctl(kvm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MSI_DEVID) > 0;
+}
+
+static void fill_msi_entry(struct kvm *kvm, struct kvm_irq_routing_entry *e, u32 gsi,
+			   u64 addr, u32 data, u32 devid)
 {
 	memset(e, 0, sizeof(*e));
 	e->gsi = gsi;
@@ -173,6 +179,10 @@ static void fill_msi_entry(struct kvm_irq_routing_entry *e, u32 gsi, u64 addr, u
 	e->u.msi.address_lo = (u32)addr;
 	e->u.msi.address_hi = (u32)(addr >> 32);
 	e->u.msi.data = data;
+	if (msi_needs_devid(kvm)) {
+		e->flags = KVM_MSI_VALID_DEVID;
+		e->u.msi.devid = devid;
+	}
 }
 
 static int commit_routes(struct kvm *kvm)
@@ -180,7 +190,7 @@ static int commit_routes(struct kvm *kvm)
 	return ioctl(kvm->vm_fd, KVM_SET_GSI_ROUTING, routing.table) < 0 ? -errno : 0;
 }
 
-int kvm_msi_route_add(struct kvm *kvm, u64 addr, u32 data)
+int kvm_msi_route_add(struct kvm *kvm, u64 addr, u32 data, u32 devid)
 {
 	int ret;
 
@@ -190,13 +200,14 @@ int kvm_msi_route_add(struct kvm *kvm, u64 addr, u32 data)
 		return -ENOSPC;
 	}
 	u32 gsi = routing.next_msi_gsi++;
-	fill_msi_entry(&routing.table->entries[routing.table->nr++], gsi, addr, data);
+	fill_msi_entry(kvm, &routing.table->entries[routing.table->nr++], gsi, addr, data,
+		       devid);
 	ret = commit_routes(kvm);
 	pthread_mutex_unlock(&routing.lock);
 	return ret ? ret : (int)gsi;
 }
 
-int kvm_msi_route_update(struct kvm *kvm, u32 gsi, u64 addr, u32 data)
+int kvm_msi_route_update(struct kvm *kvm, u32 gsi, u64 addr, u32 data, u32 devid)
 {
 	int ret = -ENOENT;
 
@@ -205,7 +216,7 @@ int kvm_msi_route_update(struct kvm *kvm, u32 gsi, u64 addr, u32 data)
 		struct kvm_irq_routing_entry *e = &routing.table->entries[i];
 
 		if (e->gsi == gsi && e->type == KVM_IRQ_ROUTING_MSI) {
-			fill_msi_entry(e, gsi, addr, data);
+			fill_msi_entry(kvm, e, gsi, addr, data, devid);
 			ret = commit_routes(kvm);
 			break;
 		}
@@ -214,11 +225,16 @@ int kvm_msi_route_update(struct kvm *kvm, u32 gsi, u64 addr, u32 data)
 	return ret;
 }
 
-int kvm_signal_msi(struct kvm *kvm, u64 addr, u32 data)
+int kvm_signal_msi(struct kvm *kvm, u64 addr, u32 data, u32 devid)
 {
 	struct kvm_msi msi = {
 		.address_lo = (u32)addr, .address_hi = (u32)(addr >> 32), .data = data,
 	};
+
+	if (msi_needs_devid(kvm)) {
+		msi.flags = KVM_MSI_VALID_DEVID;
+		msi.devid = devid;
+	}
 
 	return ioctl(kvm->vm_fd, KVM_SIGNAL_MSI, &msi) < 0 ? -errno : 0;
 }

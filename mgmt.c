@@ -21,6 +21,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include "lkvm/kvm.h"
+#include "lkvm/kvm-arch.h"
 #include "lkvm/kvm-cpu.h"
 #include "lkvm/log.h"
 #include "lkvm/mgmt.h"
@@ -248,75 +249,51 @@ static int do_stat(struct session *s, int argc, char **argv)
 	return 0;
 }
 
-#if defined(__x86_64__)
-struct x86_regs {
-	struct kvm_regs r;
-	struct kvm_sregs s;
+struct regs_request {
+	char buf[4096];
+	struct reg_text t;
 };
 
 static int read_regs(struct kvm_cpu *cpu, void *arg)
 {
-	struct x86_regs *regs = arg;
+	struct regs_request *r = arg;
 
-	if (ioctl(cpu->fd, KVM_GET_REGS, &regs->r) < 0 ||
-	    ioctl(cpu->fd, KVM_GET_SREGS, &regs->s) < 0)
-		return -errno;
-	return 0;
+	r->t = (struct reg_text){ .buf = r->buf, .size = sizeof(r->buf) };
+	r->buf[0] = '\0';
+	return kvm_cpu_arch_format_regs(cpu, &r->t);
 }
 
-static void send_segment(struct session *s, const char *name, const struct kvm_segment *g)
+/* One data line per line of the architecture's register text. */
+static void send_regs(struct session *s, unsigned int id, char *text)
 {
-	data(s, "  %-3s sel %04x base %016llx limit %08x type %x p%u dpl%u db%u l%u g%u",
-	     name, g->selector, (unsigned long long)g->base, g->limit, g->type,
-	     g->present, g->dpl, g->db, g->l, g->g);
-}
-
-static void send_regs(struct session *s, unsigned int id, const struct x86_regs *x)
-{
-	const struct kvm_regs *r = &x->r;
-	const struct kvm_sregs *g = &x->s;
+	char *save, *line;
 
 	data(s, "vCPU %u:", id);
-	data(s, "  rip %016llx rsp %016llx rflags %016llx", r->rip, r->rsp, r->rflags);
-	data(s, "  rax %016llx rbx %016llx rcx %016llx rdx %016llx", r->rax, r->rbx, r->rcx, r->rdx);
-	data(s, "  rsi %016llx rdi %016llx rbp %016llx", r->rsi, r->rdi, r->rbp);
-	data(s, "  r8  %016llx r9  %016llx r10 %016llx r11 %016llx", r->r8, r->r9, r->r10, r->r11);
-	data(s, "  r12 %016llx r13 %016llx r14 %016llx r15 %016llx", r->r12, r->r13, r->r14, r->r15);
-	data(s, "  cr0 %016llx cr2 %016llx cr3 %016llx cr4 %016llx efer %016llx",
-	     g->cr0, g->cr2, g->cr3, g->cr4, g->efer);
-	send_segment(s, "cs", &g->cs);
-	send_segment(s, "ss", &g->ss);
-	send_segment(s, "ds", &g->ds);
-	data(s, "  gdt %016llx/%x idt %016llx/%x", (unsigned long long)g->gdt.base,
-	     g->gdt.limit, (unsigned long long)g->idt.base, g->idt.limit);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		data(s, "%s", line);
 }
 
 static int do_dump(struct session *s, int argc, char **argv)
 {
 	for (unsigned int i = 0; i < s->kvm->nr_cpus; i++) {
 		struct kvm_cpu *cpu = vcpu(s->kvm, i);
-		struct x86_regs regs;
-		int ret = cpu ? kvm_cpu_run_on(cpu, read_regs, &regs) : -ESRCH;
+		struct regs_request *regs = malloc(sizeof(*regs));
+		int ret = !regs ? -ENOMEM : cpu ? kvm_cpu_run_on(cpu, read_regs, regs) : -ESRCH;
 
 		if (ret == -ESRCH)
 			data(s, "vCPU %u: not running", i);
 		else if (ret < 0)
 			data(s, "vCPU %u: cannot read registers: %s", i, strerror(-ret));
 		else
-			send_regs(s, i, &regs);
+			send_regs(s, i, regs->buf);
+		free(regs);
 	}
 	return 0;
 }
-#else
-static int do_dump(struct session *s, int argc, char **argv)
-{
-	return fail(s, "register dumps are not implemented on this architecture");
-}
-#endif
 
 static int inject_nmi(struct kvm_cpu *cpu, void *arg)
 {
-	return ioctl(cpu->fd, KVM_NMI) < 0 ? -errno : 0;
+	return kvm_cpu_arch_nmi(cpu);
 }
 
 static int do_nmi(struct session *s, int argc, char **argv)
@@ -330,6 +307,8 @@ static int do_nmi(struct session *s, int argc, char **argv)
 			    s->kvm->nr_cpus);
 	cpu = vcpu(s->kvm, id);
 	ret = cpu ? kvm_cpu_run_on(cpu, inject_nmi, NULL) : -ESRCH;
+	if (ret == -ENOTSUP)
+		return fail(s, "NMIs are not supported on this architecture");
 	if (ret < 0)
 		return fail(s, "NMI to vCPU %llu failed: %s", (unsigned long long)id,
 			    strerror(-ret));

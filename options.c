@@ -21,7 +21,7 @@ enum {
 	OPT_BALLOON, OPT_9P, OPT_VSOCK, OPT_SANDBOX, OPT_NODHCP, OPT_DEV,
 	OPT_HUGETLBFS, OPT_VFIO, OPT_NO_SANDBOX, OPT_SANDBOX_TEST,
 	OPT_ROOTFS, OPT_RW, OPT_RWDIR, OPT_MODULES,
-	OPT_GDB, OPT_GDB_WAIT, OPT_BOOT_TRACE,
+	OPT_GDB, OPT_GDB_WAIT, OPT_BOOT_TRACE, OPT_IRQCHIP, OPT_DUMP_DTB,
 };
 
 static const struct option run_options[] = {
@@ -51,6 +51,8 @@ static const struct option run_options[] = {
 	{ "gdb", required_argument, NULL, OPT_GDB },
 	{ "gdb-wait", no_argument, NULL, OPT_GDB_WAIT },
 	{ "boot-trace", no_argument, NULL, OPT_BOOT_TRACE },
+	{ "irqchip", required_argument, NULL, OPT_IRQCHIP },
+	{ "dump-dtb", required_argument, NULL, OPT_DUMP_DTB },
 	/* kvmtool options not built yet: recognised so the message is clear. */
 	{ "balloon", no_argument, NULL, OPT_BALLOON },
 	{ "9p", required_argument, NULL, OPT_9P },
@@ -67,9 +69,10 @@ static const struct option run_options[] = {
 void print_run_usage(FILE *out)
 {
 	fputs("usage: lkvm run [-k KERNEL] [options] [-- CMD [ARGS...]]\n"
-	      "  -k, --kernel FILE       bzImage, vmlinux (ELF with a PVH entry note), or a flat\n"
-	      "                          binary (test guests); default: the first of ./bzImage,\n"
-	      "                          ./arch/x86/boot/bzImage, /boot/vmlinuz-$(uname -r)\n"
+	      "  -k, --kernel FILE       bzImage or vmlinux (ELF with a PVH entry note) on x86,\n"
+	      "                          Image on arm64, or a flat binary (test guests); default:\n"
+	      "                          the first of ./bzImage, ./arch/x86/boot/bzImage (arm64:\n"
+	      "                          ./arch/arm64/boot/Image), /boot/vmlinuz-$(uname -r)\n"
 	      "  -i, --initrd FILE       initial ramdisk\n"
 	      "  -p, --params TEXT       appended to the kernel command line\n"
 	      "  -m, --mem SIZE          guest RAM, MiB or with K/M/G suffix (default 256)\n"
@@ -104,6 +107,9 @@ void print_run_usage(FILE *out)
 	      "      --boot-trace        at exit, print when the VM was ready, the first vCPU\n"
 	      "                          entry, the first console byte and boot-progress write\n"
 	      "      --no-sandbox        run without the seccomp sandbox (for debugging)\n"
+	      "      --irqchip gicv3|gicv3-its|gicv2  arm64: the interrupt controller\n"
+	      "                          (default gicv3-its, else gicv3, else gicv2)\n"
+	      "      --dump-dtb FILE     arm64: write the device tree to FILE and exit\n"
 	      "Console: Ctrl-A x stops the guest; Ctrl-A Ctrl-A sends Ctrl-A.\n"
 	      "Exit status: 0 guest rebooted or powered off, 1 fatal VM error,\n"
 	      "  2 bad command line, 3 guest kernel panic, 4 the sandbox stopped lkvm\n"
@@ -251,6 +257,12 @@ static int parse_one(int opt, const char *arg, struct lkvm_config *cfg)
 			return usage_error("bad --virtio-transport '%s': use pci, pci-legacy, mmio or mmio-legacy", arg);
 		break;
 	case OPT_RNG: cfg->rng = true; break;
+	case OPT_IRQCHIP:
+		if (strcmp(arg, "gicv3") && strcmp(arg, "gicv3-its") && strcmp(arg, "gicv2"))
+			return usage_error("bad --irqchip '%s': use gicv3, gicv3-its or gicv2", arg);
+		cfg->irqchip = arg;
+		break;
+	case OPT_DUMP_DTB: cfg->dump_dtb = arg; break;
 	case 'd':
 		if (cfg->nr_disks >= LKVM_MAX_DISKS)
 			return usage_error("too many -d (%s)", arg);

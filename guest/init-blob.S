@@ -4,6 +4,9 @@
 	.globl lkvm_guest_init_start
 	.globl lkvm_guest_init_end
 lkvm_guest_init_start:
-	.incbin "guest/lkvm-init"
+#ifndef LKVM_INIT_BIN
+#define LKVM_INIT_BIN "guest/lkvm-init"
+#endif
+	.incbin LKVM_INIT_BIN
 lkvm_guest_init_end:
 	.section .note.GNU-stack,"",%progbits

@@ -105,10 +105,16 @@ static void drop_irqfd(struct pci_msix *msix, struct pci_msix_vector *v)
 	v->gsi = ROUTE_FAILED;
 }
 
+/* Bus 0, function 0 of the device's slot. */
+static u32 requester_id(const struct pci_msix *msix)
+{
+	return msix->dev->slot << 3;
+}
+
 static void route_create(struct pci_msix *msix, struct pci_msix_vector *v)
 {
 	struct kvm *kvm = msix->dev->kvm;
-	int gsi = kvm_msi_route_add(kvm, vec_addr(v), v->data);
+	int gsi = kvm_msi_route_add(kvm, vec_addr(v), v->data, requester_id(msix));
 
 	if (gsi < 0) {
 		pr_warn_ratelimited("pci %s: no MSI route (error %d); using KVM_SIGNAL_MSI",
@@ -129,7 +135,8 @@ static void route_refresh(struct pci_msix *msix, struct pci_msix_vector *v)
 	if (v->gsi == NO_ROUTE)
 		route_create(msix, v);
 	else if (v->stale && v->gsi >= 0 &&
-		 kvm_msi_route_update(msix->dev->kvm, (u32)v->gsi, vec_addr(v), v->data))
+		 kvm_msi_route_update(msix->dev->kvm, (u32)v->gsi, vec_addr(v), v->data,
+				  requester_id(msix)))
 		drop_irqfd(msix, v);	/* the route now points at the old target */
 	v->stale = false;
 }
@@ -143,7 +150,7 @@ static void deliver(struct pci_msix *msix, struct pci_msix_vector *v)
 	route_refresh(msix, v);
 	if (v->fd >= 0 && write(v->fd, &one, sizeof(one)) == sizeof(one))
 		return;
-	kvm_signal_msi(msix->dev->kvm, vec_addr(v), v->data);
+	kvm_signal_msi(msix->dev->kvm, vec_addr(v), v->data, requester_id(msix));
 }
 
 static bool can_deliver(const struct pci_msix *msix, const struct pci_msix_vector *v)

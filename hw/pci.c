@@ -1,7 +1,8 @@
 /*
- * PCI bus 0 behind a host bridge: configuration mechanism #1, type-0
- * headers, BAR placement and relocation, and INTx lines shared between
- * slots.  Everything except pci_host_init() is architecture-neutral.
+ * PCI bus 0 behind a host bridge: configuration mechanism #1 or an ECAM
+ * window, type-0 headers, BAR placement and relocation, and INTx lines
+ * shared between slots.  The architecture chooses the windows
+ * (pci_host_init() in x86/ and arm/).
  */
 #include <errno.h>
 #include <string.h>
@@ -117,9 +118,15 @@ static u32 bar_encode(const struct pci_bar *b, u32 v)
 	return v & ~(b->size - 1) & PCI_BASE_ADDRESS_MEM_MASK;
 }
 
+/* I/O BARs sit on the port bus, or at io_cpu_base on MMIO where CPUs have no ports. */
 static struct bus *bar_bus(const struct pci_device *dev, const struct pci_bar *b)
 {
-	return b->io ? &dev->kvm->pio_bus : &dev->kvm->mmio_bus;
+	return b->io && !host.cfg.io_on_mmio ? &dev->kvm->pio_bus : &dev->kvm->mmio_bus;
+}
+
+static u64 bar_bus_addr(const struct pci_bar *b, u64 addr)
+{
+	return b->io && host.cfg.io_on_mmio ? host.cfg.io_cpu_base + addr : addr;
 }
 
 static void bar_unmap(struct pci_device *dev, unsigned int bar)
@@ -128,7 +135,7 @@ static void bar_unmap(struct pci_device *dev, unsigned int bar)
 
 	if (!b->mapped)
 		return;
-	bus_unregister(bar_bus(dev, b), b->mapped_addr);
+	bus_unregister(bar_bus(dev, b), bar_bus_addr(b, b->mapped_addr));
 	b->mapped = false;
 	if (dev->bar_moved)
 		dev->bar_moved(dev, bar, false, b->mapped_addr);
@@ -154,7 +161,8 @@ static void bar_update(struct pci_device *dev, unsigned int bar)
 		return;
 	/* bus_register logs each collision: do not let a guest flood the log. */
 	if (dev->bar_collisions >= PCI_MAX_BAR_COLLISIONS ||
-	    bus_register(bar_bus(dev, b), addr, b->size, b->fn, b->opaque, dev->name)) {
+	    bus_register(bar_bus(dev, b), bar_bus_addr(b, addr), b->size, b->fn, b->opaque,
+			 dev->name)) {
 		if (dev->bar_collisions < PCI_MAX_BAR_COLLISIONS &&
 		    ++dev->bar_collisions == PCI_MAX_BAR_COLLISIONS)
 			pr_warn("pci %s: BARs placed over other devices %u times; "
@@ -292,6 +300,16 @@ static void cfc_access(void *opaque UNUSED, u64 off, u8 *data, u32 len, bool is_
 				  data, len, is_write);
 	}
 	pthread_mutex_unlock(&host.lock);
+}
+
+/*
+ * ECAM (PCIe memory-mapped configuration): bus << 20 | devfn << 12 | reg.
+ * Accesses wider than a dword or crossing one read as all ones.
+ */
+static void ecam_access(void *opaque UNUSED, u64 off, u8 *data, u32 len, bool is_write)
+{
+	pci_cfg_access((u8)(off >> 20), (u8)(off >> 12), (u32)(off & 0xfff), data, len,
+		       is_write);
 }
 
 /* ---- capabilities ---- */
@@ -457,8 +475,8 @@ static void init_bridge(void)
 
 	memset(b, 0, sizeof(*b));
 	b->name = "host bridge";
-	b->vendor_id = PCI_HOST_VENDOR_ID;
-	b->device_id = PCI_HOST_DEVICE_ID;
+	b->vendor_id = host.cfg.bridge_vendor_id;
+	b->device_id = host.cfg.bridge_device_id;
 	b->class_code = PCI_CLASS_CODE_HOST_BRIDGE;
 	b->kvm = host.kvm;
 	init_header(b);
@@ -482,6 +500,17 @@ int pci_host_setup(struct kvm *kvm, const struct pci_host_config *cfg)
 			bus_unregister(&kvm->pio_bus, CF8_PORT);
 		if (ret)
 			goto out;
+	}
+	if (cfg->ecam_size) {
+		ret = bus_register(&kvm->mmio_bus, cfg->ecam_base, cfg->ecam_size, ecam_access,
+				   NULL, "pci-ecam");
+		if (ret) {
+			if (cfg->cf8_ports) {
+				bus_unregister(&kvm->pio_bus, CF8_PORT);
+				bus_unregister(&kvm->pio_bus, CFC_PORT);
+			}
+			goto out;
+		}
 	}
 	host.kvm = kvm;
 	host.cfg = *cfg;
@@ -507,37 +536,10 @@ void pci_host_exit(struct kvm *kvm)
 			bus_unregister(&kvm->pio_bus, CF8_PORT);
 			bus_unregister(&kvm->pio_bus, CFC_PORT);
 		}
+		if (host.cfg.ecam_size)
+			bus_unregister(&kvm->mmio_bus, host.cfg.ecam_base);
 		host.slots[0] = NULL;
 		host.ready = false;
 	}
 	pthread_mutex_unlock(&host.lock);
 }
-
-#if defined(__x86_64__) || defined(__i386__)
-#include "x86/layout.h"
-
-int pci_host_init(struct kvm *kvm)
-{
-	/*
-	 * I/O BARs from 0xC000 up: inside the DSDT's 0xD00-0xFFFF window and
-	 * clear of the fixed ports (0x505 pvpanic, 0x600 ACPI PM, 0xCF8).
-	 * IOAPIC pins 16-23 are the ones no ISA device uses.
-	 */
-	const struct pci_host_config cfg = {
-		.mmio_base = X86_PCI_MMIO_BASE,
-		.mmio_size = X86_PCI_MMIO_SIZE,
-		.io_base = 0xc000,
-		.io_size = 0x4000,
-		.intx_gsi_base = 16,
-		.intx_gsi_count = 8,
-		.cf8_ports = true,
-	};
-
-	return pci_host_setup(kvm, &cfg);
-}
-#else
-int pci_host_init(struct kvm *kvm)
-{
-	return -ENOSYS;	/* other architectures call pci_host_setup() */
-}
-#endif

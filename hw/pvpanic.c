@@ -1,5 +1,5 @@
 /*
- * pvpanic on a port: turns the guest's "I panicked" write into a VM stop
+ * pvpanic on a port or MMIO: turns the guest's "I panicked" write into a VM stop
  * with its own exit reason, so a test harness sees a panic at once instead
  * of waiting for a timeout.  Each event is logged once: a looping guest
  * must not flood the log.
@@ -55,7 +55,7 @@ static void pvpanic_stop_vm(void *opaque)
 	kvm_request_stop(opaque, VM_STOP_PANIC);
 }
 
-int pvpanic_register(struct kvm *kvm, u16 port)
+int pvpanic_register(struct kvm *kvm, struct bus *bus, u64 base)
 {
 	struct pvpanic *p = calloc(1, sizeof(*p));
 	int ret;
@@ -64,7 +64,7 @@ int pvpanic_register(struct kvm *kvm, u16 port)
 		return -ENOMEM;
 	pvpanic_init(p, pvpanic_stop_vm, kvm);
 	/* Lives as long as the VM; freed only on failure. */
-	ret = bus_register(&kvm->pio_bus, port, 1, pvpanic_access, p,
+	ret = bus_register(bus, base, 1, pvpanic_access, p,
 			   "pvpanic");
 	if (ret < 0)
 		free(p);

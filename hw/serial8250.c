@@ -499,13 +499,13 @@ static const struct uart8250_ops glue_ops = {
 	.rx_ready = glue_rx_ready,
 };
 
-int serial8250_register(struct kvm *kvm, struct uart8250 *u, u16 base, u32 irq,
-			const struct uart8250_ops *ops)
+int serial8250_register(struct kvm *kvm, struct uart8250 *u, struct bus *bus, u64 base,
+			u32 irq, const struct uart8250_ops *ops)
 {
 	uart8250_init(u, &glue_ops, u);
 	u->kvm = kvm;
 	u->irq = irq;
 	u->console = ops;
-	return bus_register(&kvm->pio_bus, base, UART8250_NR_REGS, uart8250_io,
+	return bus_register(bus, base, UART8250_NR_REGS, uart8250_io,
 			    u, "serial8250");
 }

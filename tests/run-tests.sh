@@ -35,7 +35,7 @@ run_tier() {
 
 unit_tier() {	# unit tests of one build (plain or build-asan)
 	local dir=$1 st=0 t
-	for t in $dir/tests/unit/test-*; do
+	for t in $dir/tests/unit/test-* $dir/tests/unit/*/test-*; do
 		[ -x "$t" ] || continue
 		case "$t" in *.c|*.o|*.d) continue;; esac
 		"$t" || st=1

@@ -49,8 +49,6 @@ struct virtio_mmio {
 	struct mmio_notifier *notifiers;
 };
 
-static const u32 x86_gsis[] = X86_VIRTIO_MMIO_GSIS;
-
 static struct {
 	pthread_mutex_t lock;
 	u64 base, size;
@@ -458,10 +456,7 @@ int virtio_mmio_attach(struct kvm *kvm, struct virtio_device *vdev, bool legacy)
 	int ret;
 
 	pthread_mutex_lock(&area.lock);
-	if (!area.nr_lines)
-		set_layout_locked(X86_VIRTIO_MMIO_BASE, X86_VIRTIO_MMIO_SIZE, x86_gsis,
-				  ARRAY_SIZE(x86_gsis));
-	ret = attach_locked(kvm, vdev, legacy);
+	ret = area.nr_lines ? attach_locked(kvm, vdev, legacy) : -ENODEV;
 	pthread_mutex_unlock(&area.lock);
 	return ret;
 }

@@ -172,41 +172,50 @@ void kvm_cpu_arch_init(struct kvm_cpu *cpu)
 		setup_boot_regs(cpu);
 }
 
+bool kvm_cpu_arch_system_event(struct kvm_cpu *cpu UNUSED)
+{
+	return false;
+}
+
 bool kvm_cpu_arch_handle_exit(struct kvm_cpu *cpu UNUSED)
 {
 	return false;
 }
 
-static void dump_segment(const char *name, const struct kvm_segment *s)
+static void put_segment(struct reg_text *t, const char *name, const struct kvm_segment *s)
 {
-	fprintf(stderr, "  %-3s sel %04x base %016llx limit %08x type %x p%u dpl%u db%u l%u g%u\n",
-		name, s->selector, (unsigned long long)s->base, s->limit, s->type,
-		s->present, s->dpl, s->db, s->l, s->g);
+	reg_text_add(t, "  %-3s sel %04x base %016llx limit %08x type %x p%u dpl%u db%u l%u g%u\n",
+	    name, s->selector, (unsigned long long)s->base, s->limit, s->type,
+	    s->present, s->dpl, s->db, s->l, s->g);
 }
 
-void kvm_cpu_arch_dump(struct kvm_cpu *cpu)
+int kvm_cpu_arch_format_regs(struct kvm_cpu *cpu, struct reg_text *t)
 {
 	struct kvm_regs r;
 	struct kvm_sregs s;
 
-	if (ioctl(cpu->fd, KVM_GET_REGS, &r) < 0 || ioctl(cpu->fd, KVM_GET_SREGS, &s) < 0) {
-		pr_err("vCPU %u: cannot read registers: %s", cpu->id, strerror(errno));
-		return;
-	}
-	fprintf(stderr, "vCPU %u registers:\n"
-		"  rip %016llx rsp %016llx rflags %016llx\n"
-		"  rax %016llx rbx %016llx rcx %016llx rdx %016llx\n"
-		"  rsi %016llx rdi %016llx rbp %016llx\n"
-		"  r8  %016llx r9  %016llx r10 %016llx r11 %016llx\n"
-		"  r12 %016llx r13 %016llx r14 %016llx r15 %016llx\n"
-		"  cr0 %016llx cr2 %016llx cr3 %016llx cr4 %016llx efer %016llx\n",
-		cpu->id, r.rip, r.rsp, r.rflags, r.rax, r.rbx, r.rcx, r.rdx,
-		r.rsi, r.rdi, r.rbp, r.r8, r.r9, r.r10, r.r11, r.r12, r.r13,
-		r.r14, r.r15, s.cr0, s.cr2, s.cr3, s.cr4, s.efer);
-	dump_segment("cs", &s.cs);
-	dump_segment("ss", &s.ss);
-	dump_segment("ds", &s.ds);
-	fprintf(stderr, "  gdt %016llx/%x idt %016llx/%x\n",
-		(unsigned long long)s.gdt.base, s.gdt.limit,
-		(unsigned long long)s.idt.base, s.idt.limit);
+	if (ioctl(cpu->fd, KVM_GET_REGS, &r) < 0 || ioctl(cpu->fd, KVM_GET_SREGS, &s) < 0)
+		return -errno;
+	reg_text_add(t,
+	    "  rip %016llx rsp %016llx rflags %016llx\n"
+	    "  rax %016llx rbx %016llx rcx %016llx rdx %016llx\n"
+	    "  rsi %016llx rdi %016llx rbp %016llx\n"
+	    "  r8  %016llx r9  %016llx r10 %016llx r11 %016llx\n"
+	    "  r12 %016llx r13 %016llx r14 %016llx r15 %016llx\n"
+	    "  cr0 %016llx cr2 %016llx cr3 %016llx cr4 %016llx efer %016llx\n",
+	    r.rip, r.rsp, r.rflags, r.rax, r.rbx, r.rcx, r.rdx,
+	    r.rsi, r.rdi, r.rbp, r.r8, r.r9, r.r10, r.r11, r.r12, r.r13,
+	    r.r14, r.r15, s.cr0, s.cr2, s.cr3, s.cr4, s.efer);
+	put_segment(t, "cs", &s.cs);
+	put_segment(t, "ss", &s.ss);
+	put_segment(t, "ds", &s.ds);
+	reg_text_add(t, "  gdt %016llx/%x idt %016llx/%x\n",
+	    (unsigned long long)s.gdt.base, s.gdt.limit,
+	    (unsigned long long)s.idt.base, s.idt.limit);
+	return 0;
+}
+
+int kvm_cpu_arch_nmi(struct kvm_cpu *cpu)
+{
+	return ioctl(cpu->fd, KVM_NMI) < 0 ? -errno : 0;
 }

@@ -12,27 +12,13 @@
 #include "lkvm/serial8250.h"
 #include "lkvm/term.h"
 #include "lkvm/testdev.h"
+#include "lkvm/virtio-mmio.h"
 #include "x86/acpi-pm.h"
 #include "x86/layout.h"
 
 static struct uart8250 serial0;
 static struct rtc rtc;
 static struct i8042 kbc;
-
-static void serial_tx(void *opaque UNUSED, u8 byte)
-{
-	console_write(&byte, 1);
-}
-
-static size_t serial_console_push(void *opaque, const u8 *buf, size_t n)
-{
-	return uart8250_rx_push(opaque, buf, n);
-}
-
-static void serial_rx_ready(void *opaque UNUSED)
-{
-	term_input_ready();
-}
 
 /* The boot-progress port of --boot-trace: writes are timed, reads give 0. */
 static void boot_progress_io(void *opaque UNUSED, u64 offset UNUSED, u8 *data, u32 len,
@@ -44,19 +30,9 @@ static void boot_progress_io(void *opaque UNUSED, u64 offset UNUSED, u8 *data, u
 		memset(data, 0, len);
 }
 
-static const struct uart8250_ops serial_console_ops = {
-	.tx = serial_tx,
-	.rx_ready = serial_rx_ready,
-};
-
-/* lkvm debug --sysrq: Linux's 8250 driver takes a break then a key as SysRq. */
 int kvm_arch_console_sysrq(struct kvm *kvm UNUSED, u8 key)
 {
-	int ret = uart8250_rx_break(&serial0);
-
-	if (ret)
-		return ret;
-	return uart8250_rx_push(&serial0, &key, 1) == 1 ? 0 : -EAGAIN;
+	return serial8250_console_sysrq(&serial0, key);
 }
 
 /*
@@ -87,15 +63,16 @@ static void check(int ret, const char *what)
 
 void kvm_arch_init_devices(struct kvm *kvm)
 {
-	struct console_input in = { .push = serial_console_push, .opaque = &serial0 };
+	static const u32 mmio_gsis[] = X86_VIRTIO_MMIO_GSIS;
 
-	check(serial8250_register(kvm, &serial0, X86_SERIAL0_PORT, X86_SERIAL0_IRQ,
-				  &serial_console_ops), "ttyS0");
-	term_set_input(&in);
+	check(virtio_mmio_set_layout(X86_VIRTIO_MMIO_BASE, X86_VIRTIO_MMIO_SIZE, mmio_gsis,
+				     ARRAY_SIZE(mmio_gsis)), "virtio-mmio area");
+	check(serial8250_console_register(kvm, &serial0, &kvm->pio_bus, X86_SERIAL0_PORT,
+					  X86_SERIAL0_IRQ), "ttyS0");
 	check(rtc_register(kvm, &rtc), "RTC");
 	check(i8042_register(kvm, &kbc), "i8042");
 	check(acpi_pm_register(kvm, X86_ACPI_PM_PORT), "ACPI PM");
-	check(pvpanic_register(kvm, X86_PVPANIC_PORT), "pvpanic");
+	check(pvpanic_register(kvm, &kvm->pio_bus, X86_PVPANIC_PORT), "pvpanic");
 	check(exit_dev_register(kvm, EXIT_DEV_PIO, X86_EXIT_DEV_PORT), "exit device");
 	check(pci_host_init(kvm), "PCI host bridge");
 	check(bus_register(&kvm->pio_bus, 0x61, 1, port61_io, NULL, "port 0x61"), "port 0x61");

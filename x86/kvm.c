@@ -18,6 +18,26 @@ const char *const kvm_arch_required_cap_names[] = {
 	"KVM_CAP_SET_IDENTITY_MAP_ADDR",
 };
 
+unsigned long kvm_arch_vm_type(struct kvm *kvm UNUSED)
+{
+	return 0;
+}
+
+/* GSIs 0-23 are the IOAPIC pins. */
+u32 kvm_arch_first_msi_gsi(void)
+{
+	return 24;
+}
+
+u32 kvm_arch_irq_line_encode(u32 gsi)
+{
+	return gsi;
+}
+
+void kvm_arch_cpus_created(struct kvm *kvm UNUSED)
+{
+}
+
 void kvm_arch_layout_ram(struct kvm *kvm)
 {
 	u64 low = MIN(kvm->ram_size, X86_PCI_HOLE_START);
@@ -41,6 +61,9 @@ void kvm_arch_init_vm(struct kvm *kvm)
 
 	if (!vm)
 		die("out of memory");
+	if (kvm->cfg->irqchip || kvm->cfg->dump_dtb)
+		die("--%s is for arm64 guests: x86 has no device tree or GIC",
+		    kvm->cfg->irqchip ? "irqchip" : "dump-dtb");
 	kvm->arch = vm;
 	vm_ioctl(kvm, KVM_SET_TSS_ADDR, X86_TSS_ADDR, "KVM_SET_TSS_ADDR");
 	u64 ident = X86_IDENTITY_MAP_ADDR;

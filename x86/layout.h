@@ -43,4 +43,18 @@
 #define X86_EXIT_DEV_PORT	0x500	/* lkvm/exit-dev.h: guest-chosen exit status */
 #define X86_BOOT_PROGRESS_PORT	0x514	/* --boot-trace: any write marks progress */
 
+/*
+ * virtio-mmio windows: a sub-range of the PCI hole that the PCI BAR
+ * allocator leaves alone, above the test device page (0xFE000000) and
+ * below the IOAPIC (0xFEC00000).
+ */
+#define X86_VIRTIO_MMIO_BASE	0xfe800000ULL
+#define X86_VIRTIO_MMIO_SIZE	0x00400000ULL	/* up to 0xFEBFFFFF */
+/*
+ * ISA IRQs no PC device claims here: not 0 (PIT), 1 (i8042), 2 (cascade),
+ * 3 (COM2), 4 (COM1), 8 (RTC), 9 (SCI), 12 (PS/2 mouse), 13 (FPU).  PCI
+ * INTx routing must not use these GSIs.
+ */
+#define X86_VIRTIO_MMIO_GSIS	{ 5, 6, 7, 10, 11, 14, 15 }
+
 #endif

@@ -48,6 +48,8 @@ struct lkvm_config {
 	bool test_device;	/* hidden: test device for the direct tests */
 	bool no_sandbox;	/* --no-sandbox */
 	int sandbox_test_role;	/* hidden: a role that breaks the sandbox, or -1 */
+	const char *irqchip;	/* arm64: gicv3, gicv3-its, gicv2; NULL: best there is */
+	const char *dump_dtb;	/* arm64: write the device tree here and exit */
 	struct disk_params disks[LKVM_MAX_DISKS];	/* -d, in order */
 	unsigned int nr_disks;
 	struct net_params nics[LKVM_MAX_NICS];	/* -n, or one user-mode NIC */

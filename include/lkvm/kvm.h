@@ -58,13 +58,16 @@ void kvm_irq_trigger(struct kvm *kvm, u32 gsi);
 
 /*
  * MSI delivery through KVM's GSI routing table.  kvm_msi_route_add()
- * returns a new GSI (>= 24, above the IOAPIC pins) or -errno;
+ * returns a new GSI (>= kvm_arch_first_msi_gsi(), above the irqchip pins)
+ * or -errno;
  * kvm_msi_route_update() retargets it when the guest rewrites an MSI-X
- * entry.  kvm_signal_msi() injects one MSI without a route.
+ * entry.  kvm_signal_msi() injects one MSI without a route.  devid is
+ * the sender's PCI requester ID (bus << 8 | devfn), passed to KVM where
+ * the interrupt controller needs it (KVM_CAP_MSI_DEVID: arm64's ITS).
  */
-int kvm_msi_route_add(struct kvm *kvm, u64 addr, u32 data);
-int kvm_msi_route_update(struct kvm *kvm, u32 gsi, u64 addr, u32 data);
-int kvm_signal_msi(struct kvm *kvm, u64 addr, u32 data);
+int kvm_msi_route_add(struct kvm *kvm, u64 addr, u32 data, u32 devid);
+int kvm_msi_route_update(struct kvm *kvm, u32 gsi, u64 addr, u32 data, u32 devid);
+int kvm_signal_msi(struct kvm *kvm, u64 addr, u32 data, u32 devid);
 /* An eventfd whose write raises gsi (irqfd); assign=false detaches. */
 int kvm_irqfd(struct kvm *kvm, u32 gsi, int fd, bool assign);
 /*

@@ -44,10 +44,6 @@ struct pci_msix;
 #define PCI_CLASS_CODE_COMM_OTHER 0x078000
 #define PCI_CLASS_CODE_UNASSIGNED 0xff0000
 
-/* The host bridge at 00:00.0 looks like an i440FX host bridge. */
-#define PCI_HOST_VENDOR_ID 0x8086
-#define PCI_HOST_DEVICE_ID 0x1237
-
 struct pci_bar {
 	/* Set by the device; size 0 = BAR not implemented. */
 	u32 size;		/* power of 2: >= 16 (memory) or >= 4 (I/O) */
@@ -97,19 +93,22 @@ struct pci_device {
 	unsigned int bar_collisions;	/* BAR placements the bus refused */
 };
 
-/* Host bridge windows and INTx GSIs; pci_host_init() fills the x86 ones. */
+/* Host bridge windows and INTx GSIs, chosen by the architecture. */
 struct pci_host_config {
 	u64 mmio_base, mmio_size;	/* 32-bit memory BARs come from here */
-	u32 io_base, io_size;		/* I/O BARs come from here */
+	u32 io_base, io_size;		/* I/O BARs (PCI I/O addresses) come from here */
 	u8 intx_gsi_base;		/* slot s uses GSI base + s % count */
 	u8 intx_gsi_count;
 	bool cf8_ports;			/* register mechanism #1 on the pio bus */
+	u64 ecam_base, ecam_size;	/* an ECAM window on the MMIO bus; size 0: none */
+	bool io_on_mmio;		/* I/O space is MMIO at io_cpu_base + port */
+	u64 io_cpu_base;
+	u16 bridge_vendor_id, bridge_device_id;	/* the host bridge at 00:00.0 */
 };
 
 /*
- * x86: configuration mechanism #1 at 0xCF8/0xCFC on kvm->pio_bus, memory
- * BARs from X86_PCI_MMIO_BASE, I/O BARs from 0xC000-0xFFFF, INTx on GSIs
- * 16-23.  Returns 0 or -errno.
+ * The architecture's host bridge (x86/pci.c: mechanism #1 at 0xCF8/0xCFC;
+ * arm/: ECAM), through pci_host_setup().  Returns 0 or -errno.
  */
 int pci_host_init(struct kvm *kvm);
 int pci_host_setup(struct kvm *kvm, const struct pci_host_config *cfg);
@@ -117,9 +116,8 @@ int pci_host_setup(struct kvm *kvm, const struct pci_host_config *cfg);
 void pci_host_exit(struct kvm *kvm);
 
 /*
- * One configuration access to bus/devfn (for an ECAM window on other
- * architectures).  off+len must stay inside one dword.  Absent
- * functions read all ones.
+ * One configuration access to bus/devfn.  off+len must stay inside one
+ * dword.  Absent functions read all ones.
  */
 void pci_cfg_access(u8 bus, u8 devfn, u32 off, u8 *data, u32 len, bool is_write);
 

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include "lkvm/compiler.h"
 
+struct bus;
 struct kvm;
 
 /*
@@ -30,7 +31,10 @@ void pvpanic_init(struct pvpanic *p, void (*on_panic)(void *opaque),
 void pvpanic_access(void *opaque, u64 offset, u8 *data, u32 len,
 		    bool is_write);
 
-/* Put the device on kvm->pio_bus at port; 0 or -errno. */
-int pvpanic_register(struct kvm *kvm, u16 port);
+/*
+ * Put the device on bus at base: a port on x86 (_HID "QEMU0001"), MMIO on
+ * arm64 (device tree "qemu,pvpanic-mmio"); 0 or -errno.
+ */
+int pvpanic_register(struct kvm *kvm, struct bus *bus, u64 base);
 
 #endif

@@ -6,10 +6,11 @@
 #include <stddef.h>
 #include "lkvm/compiler.h"
 
+struct bus;
 struct kvm;
 
 /*
- * A 16550A UART (8 registers on the I/O bus) as found on PCs.
+ * A 16550A UART (8 registers, on the I/O bus as on PCs or on MMIO).
  *
  * The model is free of KVM: it talks to the outside world through ops.
  * Transmission is instantaneous (THR and the transmitter are always empty
@@ -96,12 +97,19 @@ size_t uart8250_rx_space(struct uart8250 *u);
 int uart8250_rx_break(struct uart8250 *u);
 
 /*
- * Initialise u and put it on kvm->pio_bus at base (8 ports), its interrupt
+ * Initialise u and put it on bus (kvm->pio_bus, or kvm->mmio_bus with
+ * one-byte registers: reg-shift 0) at base (8 registers), its interrupt
  * on GSI irq.  ops supplies tx and rx_ready (its set_irq is ignored) and
  * they are called with opaque = u; ops may be NULL for a port whose output
  * goes nowhere.  Returns 0 or -errno from bus_register().
  */
-int serial8250_register(struct kvm *kvm, struct uart8250 *u, u16 base, u32 irq,
-			const struct uart8250_ops *ops);
+int serial8250_register(struct kvm *kvm, struct uart8250 *u, struct bus *bus, u64 base,
+			u32 irq, const struct uart8250_ops *ops);
+
+/* hw/serial-console.c: u as the guest console (lkvm's stdout, terminal input). */
+int serial8250_console_register(struct kvm *kvm, struct uart8250 *u, struct bus *bus,
+				u64 base, u32 irq);
+/* A break then key: Linux's SysRq over the serial console; 0 or -errno. */
+int serial8250_console_sysrq(struct uart8250 *u, u8 key);
 
 #endif

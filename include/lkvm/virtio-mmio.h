@@ -25,20 +25,6 @@ struct virtio_device;
 #define VIRTIO_MMIO_MAX_DEVICES	64
 #define VIRTIO_MMIO_MAX_GSIS	32
 
-/*
- * x86 defaults.  The windows come from a sub-range of the PCI hole that
- * the PCI BAR allocator must leave alone: above the test device page
- * (0xFE000000) and below the IOAPIC (0xFEC00000).
- */
-#define X86_VIRTIO_MMIO_BASE	0xfe800000ULL
-#define X86_VIRTIO_MMIO_SIZE	0x00400000ULL	/* up to 0xFEBFFFFF */
-/*
- * ISA IRQs no PC device claims here: not 0 (PIT), 1 (i8042), 2 (cascade),
- * 3 (COM2), 4 (COM1), 8 (RTC), 9 (SCI), 12 (PS/2 mouse), 13 (FPU).  PCI
- * INTx routing must not use these GSIs.
- */
-#define X86_VIRTIO_MMIO_GSIS	{ 5, 6, 7, 10, 11, 14, 15 }
-
 /* One attached device, as firmware tables describe it. */
 struct virtio_mmio_desc {
 	u64 base;
@@ -49,9 +35,10 @@ struct virtio_mmio_desc {
 };
 
 /*
- * Replace the window area and interrupt lines (another architecture, or a
- * different split of the hole).  Only before the first attach: -EBUSY
- * afterwards, -EINVAL for an empty area or no lines.
+ * The window area and interrupt lines, chosen by the architecture before
+ * the first attach (x86/devices.c, arm/devices.c): -EBUSY afterwards,
+ * -EINVAL for an empty area or no lines.  Attaching without a layout
+ * fails with -ENODEV.
  */
 int virtio_mmio_set_layout(u64 base, u64 size, const u32 *gsis, unsigned int nr_gsis);
 

@@ -30,19 +30,19 @@ unsigned int fuzz_kvm_irq_lines_high(void)
 	return n;
 }
 
-int kvm_msi_route_add(struct kvm *kvm, u64 addr, u32 data)
+int kvm_msi_route_add(struct kvm *kvm, u64 addr, u32 data, u32 devid)
 {
 	return next_gsi < MAX_GSI ? next_gsi++ : -ENOSPC;
 }
 
-int kvm_msi_route_update(struct kvm *kvm, u32 gsi, u64 addr, u32 data)
+int kvm_msi_route_update(struct kvm *kvm, u32 gsi, u64 addr, u32 data, u32 devid)
 {
 	FUZZ_ASSERT(gsi >= FIRST_MSI_GSI && (int)gsi < next_gsi, "update of unknown route %u",
 		    gsi);
 	return 0;
 }
 
-int kvm_signal_msi(struct kvm *kvm, u64 addr, u32 data)
+int kvm_signal_msi(struct kvm *kvm, u64 addr, u32 data, u32 devid)
 {
 	return 0;
 }

@@ -72,6 +72,8 @@ static void setup_once(void)
 	kvm.mem = ram.mem;
 	bus_init(&kvm.pio_bus, "pio");
 	bus_init(&kvm.mmio_bus, "mmio");
+	if (virtio_mmio_set_layout(0xfe800000, 0x400000, (const u32[]){ 5, 6 }, 2))
+		abort();
 	for (unsigned int i = 0; i < 2; i++) {
 		struct fuzz_dev *d = &devs[i];
 

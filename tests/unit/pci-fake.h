@@ -35,7 +35,7 @@ int kvm_irq_line(struct kvm *kvm, u32 gsi, int level)
 	return 0;
 }
 
-int kvm_msi_route_add(struct kvm *kvm, u64 addr, u32 data)
+int kvm_msi_route_add(struct kvm *kvm, u64 addr, u32 data, u32 devid)
 {
 	if (route_add_fails || nr_routes == MAX_FAKE_ROUTES)
 		return -ENOSPC;
@@ -45,7 +45,7 @@ int kvm_msi_route_add(struct kvm *kvm, u64 addr, u32 data)
 	return FIRST_FAKE_GSI + nr_routes++;
 }
 
-int kvm_msi_route_update(struct kvm *kvm, u32 gsi, u64 addr, u32 data)
+int kvm_msi_route_update(struct kvm *kvm, u32 gsi, u64 addr, u32 data, u32 devid)
 {
 	int i = (int)gsi - FIRST_FAKE_GSI;
 
@@ -57,7 +57,7 @@ int kvm_msi_route_update(struct kvm *kvm, u32 gsi, u64 addr, u32 data)
 	return 0;
 }
 
-int kvm_signal_msi(struct kvm *kvm, u64 addr, u32 data)
+int kvm_signal_msi(struct kvm *kvm, u64 addr, u32 data, u32 devid)
 {
 	signal_msi_calls++;
 	last_msi_addr = addr;
@@ -89,6 +89,15 @@ static UNUSED u64 irqfd_signals(int i)
 	return n;
 }
 
+/* A PC-like host (mechanism #1, the x86 windows) on every architecture. */
+static const struct pci_host_config fake_host = {
+	.mmio_base = 0xc0000000, .mmio_size = 0x3e000000,
+	.io_base = 0xc000, .io_size = 0x4000,
+	.intx_gsi_base = 16, .intx_gsi_count = 8,
+	.cf8_ports = true,
+	.bridge_vendor_id = 0x8086, .bridge_device_id = 0x1237,
+};
+
 static UNUSED void fake_kvm_init(void)
 {
 	memset(&fake_kvm, 0, sizeof(fake_kvm));
@@ -98,8 +107,8 @@ static UNUSED void fake_kvm_init(void)
 	memset(routes, 0, sizeof(routes));
 	irq_line_calls = nr_routes = route_updates = signal_msi_calls = 0;
 	route_add_fails = irqfd_fails = false;
-	if (pci_host_init(&fake_kvm)) {
-		fprintf(stderr, "pci_host_init failed\n");
+	if (pci_host_setup(&fake_kvm, &fake_host)) {
+		fprintf(stderr, "pci_host_setup failed\n");
 		exit(2);
 	}
 }

@@ -538,7 +538,7 @@ static void test_register_glue(void)
 	memset(&out, 0, sizeof(out));
 	memset(&kvm_seen, 0, sizeof(kvm_seen));
 	memset(&kvm, 0, sizeof(kvm));
-	CHECK_EQ(serial8250_register(&kvm, &uart, UART8250_COM2_BASE,
+	CHECK_EQ(serial8250_register(&kvm, &uart, &kvm.pio_bus, UART8250_COM2_BASE,
 				     UART8250_COM2_IRQ, &console), 0);
 	CHECK_EQ(kvm_seen.base, 0x2f8);
 	CHECK_EQ(kvm_seen.len, 8);
@@ -560,7 +560,7 @@ static void test_register_glue(void)
 	CHECK_EQ(kvm_seen.level, 0);
 
 	/* No console ops: output is dropped, nothing crashes. */
-	CHECK_EQ(serial8250_register(&kvm, &uart, UART8250_COM1_BASE,
+	CHECK_EQ(serial8250_register(&kvm, &uart, &kvm.pio_bus, UART8250_COM1_BASE,
 				     UART8250_COM1_IRQ, NULL), 0);
 	wr(THR, '#');
 	CHECK_EQ(out.nr_tx, 1);

@@ -7,7 +7,7 @@
 #include "x86/cpuid.h"
 #include "x86/e820.h"
 #include "x86/layout.h"
-#include "unit.h"
+#include "../unit.h"
 
 /* A minimal image with a valid setup header (protocol 2.15). */
 static u8 *fake_bzimage(size_t *size)

@@ -9,7 +9,7 @@
 
 #include "lkvm/kvm.h"
 #include "lkvm/rtc.h"
-#include "unit.h"
+#include "../unit.h"
 
 /* Weak stand-in so the glue links without kvm.o and can be checked. */
 static struct {

@@ -9,7 +9,7 @@
 
 #include "lkvm/i8042.h"
 #include "lkvm/kvm.h"
-#include "unit.h"
+#include "../unit.h"
 
 /* Weak stand-ins so the glue links without kvm.o and can be checked. */
 static struct {

@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "unit.h"
+#include "../unit.h"
 #include "x86/acpi.h"
 #include "x86/acpi-pm.h"
 #include "lkvm/pvpanic.h"
