@@ -77,13 +77,14 @@ flavour=${flavour:-$NESTED_FLAVOUR}
 # rest run on the architecture's default flavour.  A case says which
 # architectures it runs on with CASE_ARCH="x86_64 arm64"; without it, x86_64.
 case_setting() {
-	sed -n "s/^$2=//p" "$NESTED_DIR/cases/$1.sh" | head -n1 | tr -d '"'"'"
+	sed -n "s/^$2=//p" "$NESTED_DIR/cases/$1.sh" | head -n1 | tr -d "\"'"
 }
 if [ -z "$cases" ]; then
 	for c in $(cd "$NESTED_DIR/cases" && ls *.sh | sed 's/\.sh$//'); do
 		want=$(case_setting "$c" CASE_FLAVOUR)
 		[ "${want:-$NESTED_FLAVOUR}" = "$flavour" ] || continue
-		case " $(case_setting "$c" CASE_ARCH | sed 's/^$/x86_64/') " in
+		archs=$(case_setting "$c" CASE_ARCH)
+		case " ${archs:-x86_64} " in
 		*" $NESTED_ARCH "*) cases="$cases $c" ;;
 		esac
 	done
