@@ -1,5 +1,7 @@
-# virtio-rng on virtio-mmio version 2, found through the ACPI DSDT (LNRO0005): the device is found, its driver binds and
+# virtio-rng on virtio-mmio version 2, found through the ACPI DSDT (LNRO0005;
+# arm64: the device tree): the device is found, its driver binds and
 # 256 KiB arrive from /dev/hwrng.
+CASE_ARCH="x86_64 arm64"
 CASE_ARGS="--rng --virtio-transport mmio"
 
 case_guest() {
