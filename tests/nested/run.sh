@@ -257,6 +257,8 @@ for name in $cases; do
 	timing=
 	b=$(field boot_ms); e=$(field elapsed_ms)
 	[ -n "$e" ] && timing="lkvm ran $((e / 1000)).$(( (e % 1000) / 100 )) s"
+	[ -n "$e" ] && [ "$(case_setting "$name" CASE_KIND)" = l1 ] &&
+		timing="ran $((e / 1000)).$(( (e % 1000) / 100 )) s in L1"
 	[ -n "$b" ] && [ "$b" != none ] &&
 		timing="user space after $((b / 1000)).$(( (b % 1000) / 100 )) s, $timing"
 	if [ -s "$work/fails" ]; then

@@ -93,9 +93,13 @@ run_case() {
 	[ "$CASE_QUIET" = 1 ] && [ "${L1_GUEST_VERBOSE:-0}" != 1 ] && quiet=quiet
 	cmdline="lkvm.case=$name reboot=k${quiet:+ $quiet}${CASE_APPEND:+ $CASE_APPEND}"
 	echo "@@LKVM-BEGIN $name@@"
-	echo "@@LKVM-CMD lkvm run -k $L2_KERNEL -i $L2_INITRD" \
-		"-p \"$cmdline\" -m $CASE_MEM -c $CASE_CPUS --name $name" \
-		"$CASE_ARGS@@"
+	if [ "$CASE_KIND" = l1 ]; then
+		echo "@@LKVM-CMD (in L1, no guest) case_l1_run of $name@@"
+	else
+		echo "@@LKVM-CMD lkvm run -k $L2_KERNEL -i $L2_INITRD" \
+			"-p \"$cmdline\" -m $CASE_MEM -c $CASE_CPUS --name $name" \
+			"$CASE_ARGS@@"
+	fi
 	t0=$(date +%s)
 	ms0=$(uptime_ms)
 	# case_input feeds lkvm's stdin (nothing by default: stdin is at EOF at
