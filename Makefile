@@ -112,4 +112,4 @@ clean:
 # Keep intermediate objects: no "rm" after the test summary, faster rebuilds.
 .SECONDARY:
 
--include $(shell find . -name '*.d' -not -path './.git/*' -not -path './build-asan/*' -not -path './build-weak/*' -not -path './build-cross-arm64/*' 2>/dev/null)
+-include $(shell find . -name '*.d' -not -path './.git/*' -not -path './build-asan/*' -not -path './build-weak/*' 2>/dev/null)
