@@ -219,6 +219,7 @@ clean:
 		$(shell find . -name '*.d' -not -path './.git/*')
 	$(MAKE) -C tests/guests clean
 	$(MAKE) -C tests/fuzz clean
+	rm -rf build-cross-arm64
 
 .PHONY: all check check-fast demo bench clean unit-tests order-tests asan guests fuzz arm64-cross
 # Keep intermediate objects: no "rm" after the test summary, faster rebuilds.

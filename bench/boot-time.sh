@@ -15,8 +15,10 @@
 # `-- sh -c 'echo ...'` (lkvm-run-echo: to CMD's output, plus the guest's
 # own /proc/uptime when CMD ran), on the generic kernel flavour (9p).
 #
-# usage: bench/boot-time.sh [--lkvm PATH] [--runs N] [--no-qemu] [--quiet]
-#                           [--devloop] [--pvh]
+# usage: bench/boot-time.sh [--arch x86_64|arm64] [--lkvm PATH] [--runs N]
+#                           [--no-qemu] [--quiet] [--devloop] [--pvh]
+#   --arch A    the nested harness's architecture (tests/nested/run.sh);
+#               arm64 measures lkvm only
 #   --runs N    boots per VMM (default 5)
 #   --no-qemu   lkvm only (QEMU and its libraries make L1's initramfs
 #               ~50 MB bigger)
@@ -36,8 +38,10 @@ vmms="lkvm qemu-microvm"
 append=
 devloop=0
 pvh=0
+arch=x86_64
 while [ $# -gt 0 ]; do
 	case $1 in
+	--arch) arch=$2; shift ;;
 	--lkvm) lkvm=$2; shift ;;
 	--runs) runs=$2; shift ;;
 	--no-qemu) vmms=lkvm ;;
@@ -51,6 +55,10 @@ while [ $# -gt 0 ]; do
 done
 [[ $runs =~ ^[1-9][0-9]*$ ]] || nested_die "--runs needs a positive number"
 [ -x "$lkvm" ] || nested_die "lkvm binary '$lkvm' not found (run make first)"
+nested_set_arch "$arch"
+[ "$(elf_machine "$lkvm")" = "$NESTED_ARCH" ] ||
+	nested_die "'$lkvm' is not an $NESTED_ARCH program (--arch $NESTED_ARCH)"
+[ "$NESTED_ARCH" = x86_64 ] || vmms=lkvm
 
 nested_check_host_tools
 if [ "$devloop" = 1 ]; then
@@ -59,7 +67,7 @@ if [ "$devloop" = 1 ]; then
 	append=quiet
 	kernel_prepare amd64
 else
-	kernel_prepare cloud-amd64
+	kernel_prepare
 fi
 l1_kernel_prepare
 work=$(mktemp -d "${TMPDIR:-/tmp}/lkvm-bench.XXXXXX") || nested_die "mktemp"
@@ -83,7 +91,7 @@ nvmm=$(wc -w <<< "$vmms")
 echo "boot-time: kernel $KREL, $runs runs of: $vmms${append:+ (guest: $append)}"
 run_l1_batch "$work/l1.cpio" "$work/raw.log" $((150 + nvmm * runs * (per_run + 5)))
 clean_console_log "$work/raw.log" > "$work/console.log"
-log=${TMPDIR:-/tmp}/lkvm-bench-console.log
+log=${BENCH_LOG:-${TMPDIR:-/tmp}/lkvm-bench-console.log}
 cp "$work/raw.log" "$log"
 
 grep -q '@@LKVM-L1 kvm=ok@@' "$work/console.log" ||

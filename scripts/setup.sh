@@ -14,14 +14,24 @@ PACKAGES=(
 	lz4 gdb
 	# sanitizer builds of the unit tests, libFuzzer; iasl checks ACPI tables
 	clang libclang-rt-14-dev acpica-tools
+	# arm64: cross build (multiarch libraries) and the nested-arm64 tier;
+	# its kernel and busybox are fetched by tests/nested/lib.sh
+	gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm device-tree-compiler
+	libaio-dev:arm64 zlib1g-dev:arm64 libslirp-dev:arm64 libfdt1:arm64
 )
+
+# The :arm64 packages and the arm64 kernel need the architecture in apt.
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+	$([ "$(id -u)" -eq 0 ] || echo sudo) dpkg --add-architecture arm64
+	force_update=1
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
 
-if [ ${#missing[@]} -gt 0 ]; then
+if [ ${#missing[@]} -gt 0 ] || [ -n "${force_update:-}" ]; then
 	SUDO=
 	[ "$(id -u)" -eq 0 ] || SUDO=sudo
 	echo "setup: installing ${missing[*]}"

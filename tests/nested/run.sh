@@ -2,16 +2,26 @@
 # The nested test tier: real Debian Linux guests booted by lkvm.
 #
 # /dev/kvm on the development machines cannot run Linux, so this boots a
-# Linux "L1" under QEMU/TCG with an emulated AMD SVM CPU, loads the real KVM
-# there, and runs every case with lkvm inside that one L1 boot.  L1 reports
-# each case on its console (see l1/suite.sh); this script judges them.
+# Linux "L1" under QEMU/TCG with an emulated CPU that can virtualize (AMD
+# SVM, or arm64 EL2), loads the real KVM there, and runs every case with
+# lkvm inside that one L1 boot.  L1 reports each case on its console (see
+# l1/suite.sh); this script judges them.
 #
-# usage: tests/nested/run.sh [--lkvm PATH] [--cases "a b ..."]
-#                            [--reference-qemu] [--log FILE] [--verbose]
+# usage: tests/nested/run.sh [--arch x86_64|arm64] [--lkvm PATH]
+#                            [--cases "a b ..."] [--reference-qemu]
+#                            [--log FILE] [--verbose]
+#   --arch A           x86_64 (default) or arm64: the architecture of L1,
+#                      L2 and the lkvm binary (arm64: QEMU's virt machine
+#                      with EL2 and GICv3, Debian's arm64 kernel)
 #   --lkvm PATH        the lkvm binary to test (default: ./lkvm of the tree)
-#   --cases LIST       cases to run, in this order (default: all of cases/)
+#   --cases LIST       cases to run, in this order (default: all of cases/
+#                      meant for the architecture and flavour)
 #   --flavour F        the guest's Debian kernel flavour: cloud-amd64
-#                      (default) or amd64 (generic: has 9p, vsock, MP tables)
+#                      (default) or amd64 (generic: has 9p, vsock, MP tables);
+#                      arm64 has one flavour, arm64
+#   --order-dir DIR    where virtq-order and virtq-order-weak built for the
+#                      architecture are, for the L1-side "order" case
+#                      (default: tests/order next to --lkvm)
 #   --reference-qemu   run the cases with QEMU+KVM inside L1 instead of
 #                      lkvm, to check the harness itself
 #   --log FILE         where to keep L1's console log
@@ -35,13 +45,17 @@ lkvm=$REPO_DIR/lkvm
 cases=
 verbose=0
 guest_verbose=0
-flavour=cloud-amd64
+arch=x86_64
+flavour=
+order_dir=
 log=${TMPDIR:-/tmp}/lkvm-nested-console.log
 REFERENCE_QEMU=0
 factor=${LKVM_NESTED_TIMEOUT_FACTOR:-1}
 while [ $# -gt 0 ]; do
 	case $1 in
+	--arch) arch=$2; shift ;;
 	--lkvm) lkvm=$2; shift ;;
+	--order-dir) order_dir=$2; shift ;;
 	--cases) cases=$2; shift ;;
 	--flavour) flavour=$2; shift ;;
 	--reference-qemu) REFERENCE_QEMU=1 ;;
@@ -54,17 +68,27 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
-# The default list: the cases meant for this kernel flavour.  A case that
-# needs another flavour says CASE_FLAVOUR=...; the rest run on the default.
-case_flavour() {
-	sed -n 's/^CASE_FLAVOUR=//p' "$NESTED_DIR/cases/$1.sh" | head -n1
+nested_set_arch "$arch"
+flavour=${flavour:-$NESTED_FLAVOUR}
+[ -n "$order_dir" ] || order_dir=$(dirname "$lkvm")/tests/order
+
+# The default list: the cases meant for this architecture and kernel
+# flavour.  A case that needs another flavour says CASE_FLAVOUR=...; the
+# rest run on the architecture's default flavour.  A case says which
+# architectures it runs on with CASE_ARCH="x86_64 arm64"; without it, x86_64.
+case_setting() {
+	sed -n "s/^$2=//p" "$NESTED_DIR/cases/$1.sh" | head -n1 | tr -d "\"'"
 }
 if [ -z "$cases" ]; then
 	for c in $(cd "$NESTED_DIR/cases" && ls *.sh | sed 's/\.sh$//'); do
-		want=$(case_flavour "$c")
-		[ "${want:-cloud-amd64}" = "$flavour" ] && cases="$cases $c"
+		want=$(case_setting "$c" CASE_FLAVOUR)
+		[ "${want:-$NESTED_FLAVOUR}" = "$flavour" ] || continue
+		archs=$(case_setting "$c" CASE_ARCH)
+		case " ${archs:-x86_64} " in
+		*" $NESTED_ARCH "*) cases="$cases $c" ;;
+		esac
 	done
-	[ -n "$cases" ] || { echo "nested: no case for flavour $flavour"; exit 0; }
+	[ -n "$cases" ] || { echo "nested: no case for $NESTED_ARCH flavour $flavour"; exit 0; }
 fi
 for c in $cases; do
 	[ -f "$NESTED_DIR/cases/$c.sh" ] || nested_die "no case '$c' in $NESTED_DIR/cases"
@@ -72,9 +96,13 @@ done
 
 nested_check_host_tools
 if [ "$REFERENCE_QEMU" = 1 ]; then
+	[ "$NESTED_ARCH" = x86_64 ] ||
+		nested_die "--reference-qemu exists for x86_64 only"
 	lkvm=$NESTED_DIR/l1/qemu-as-lkvm
 elif [ ! -x "$lkvm" ]; then
 	nested_die "lkvm binary '$lkvm' not found (run make first)"
+elif [ "$(elf_machine "$lkvm")" != "$NESTED_ARCH" ]; then
+	nested_die "'$lkvm' is not an $NESTED_ARCH program (--arch $NESTED_ARCH)"
 fi
 kernel_prepare "$flavour"
 l1_kernel_prepare
@@ -90,16 +118,17 @@ build_l2_initramfs "$work/l2.cpio.gz" "$work" ||
 build_l1_initramfs "$work/l1.cpio" "$work" suite "$lkvm" "$work/l2.cpio.gz" \
 	"L1_CASES='$cases'
 L1_TIMEOUT_FACTOR=$factor
-L1_GUEST_VERBOSE=$guest_verbose" || nested_die "building the L1 initramfs failed"
+L1_GUEST_VERBOSE=$guest_verbose" "$order_dir" || nested_die "building the L1 initramfs failed"
 
 # The host-side limit: L1's boot plus every case's own limit and slack, so
 # only a wedged L1 ever reaches it.
 budget=150
 for c in $cases; do
-	t=$( CASE_TIMEOUT=90; . "$NESTED_DIR/cases/$c.sh"; echo "$CASE_TIMEOUT" )
+	t=$( CASE_TIMEOUT=90 CASE_DIR=$NESTED_DIR/cases; . "$NESTED_DIR/cases/$c.sh"; echo "$CASE_TIMEOUT" )
 	budget=$((budget + t * factor + 15))
 done
 
+[ "$NESTED_ARCH" = x86_64 ] || echo "nested: architecture $NESTED_ARCH ($QEMU)"
 echo "nested: guest kernel $KREL, L1 kernel $L1_KREL, lkvm $lkvm"
 echo "nested: cases: $cases"
 start=$(date +%s)
@@ -144,7 +173,7 @@ if ! grep -q '@@LKVM-L1 boot' "$console"; then
 fi
 if [ "$(l1_marker kvm)" != ok ]; then
 	grep -i -e kvm -e svm "$console" | tail -n 10 | sed 's/^/  | /' >&2
-	nested_skip "no /dev/kvm in L1 (kvm-amd did not load); log: $log"
+	nested_skip "no /dev/kvm in L1 ($L1_KVM_HINT); log: $log"
 fi
 
 version=$(l1_marker lkvm-version)
@@ -160,6 +189,7 @@ judge_case() {
 	local name=$1 result=$2
 	(
 		CASE_LOG=$work/case-$name.log
+		CASE_DIR=$NESTED_DIR/cases
 		CASE_EXIT=$(field exit)
 		fail() { echo "$*" >> "$work/fails"; }
 		note() { echo "$*" >> "$work/notes"; }
@@ -187,6 +217,17 @@ judge_case() {
 	)
 }
 
+# A case that hit its time limit: a hang, reported as such with the state
+# of the VMM's threads that L1 printed when the limit expired (l1/suite.sh).
+hang_report() {
+	local log=$work/case-$1.log threads where
+	where="guest never reached user space"
+	grep -q LKVM-USERSPACE-OK "$log" && where="after the guest reached user space"
+	threads=$(sed -n 's/^LKVM-HANG-TASK //p' "$log" | awk '{ printf "%s%s", sep, $0; sep = ", " }')
+	echo "HANG: timed out after $(field timeout) s, $where (lkvm status $(field exit))"
+	echo "VMM threads at expiry: ${threads:-none printed}"
+}
+
 for name in $cases; do
 	result=$(grep -o "@@LKVM-CASE $name [^@]*@@" "$console" | head -n1 |
 		sed -e 's/^@@//' -e 's/@@$//')
@@ -206,8 +247,9 @@ for name in $cases; do
 		echo "no result from L1 (L1 died or the suite hit its ${budget} s limit)" \
 			> "$work/fails"
 	elif [ "$(field timedout)" = 1 ]; then
-		echo "timed out after $(field timeout) s (lkvm status $(field exit))" \
-			> "$work/fails"
+		hang_report "$name" > "$work/fails"
+	elif [ "$(case_setting "$name" CASE_KIND)" = l1 ]; then
+		judge_case "$name" "$result"
 	elif ! grep -q LKVM-USERSPACE-OK "$work/case-$name.log"; then
 		echo "guest never reached user space (lkvm status $(field exit))" \
 			> "$work/fails"
@@ -218,6 +260,8 @@ for name in $cases; do
 	timing=
 	b=$(field boot_ms); e=$(field elapsed_ms)
 	[ -n "$e" ] && timing="lkvm ran $((e / 1000)).$(( (e % 1000) / 100 )) s"
+	[ -n "$e" ] && [ "$(case_setting "$name" CASE_KIND)" = l1 ] &&
+		timing="ran $((e / 1000)).$(( (e % 1000) / 100 )) s in L1"
 	[ -n "$b" ] && [ "$b" != none ] &&
 		timing="user space after $((b / 1000)).$(( (b % 1000) / 100 )) s, $timing"
 	if [ -s "$work/fails" ]; then

@@ -3,6 +3,7 @@
 # this case keeps the kernel's whole boot log in the suite's output.
 CASE_MEM=256
 CASE_QUIET=0
+CASE_ARCH="x86_64 arm64"
 
 case_guest() {
 	echo "kernel=$(uname -r)"

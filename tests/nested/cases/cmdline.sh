@@ -1,4 +1,6 @@
 # Text given with -p reaches the guest kernel's command line.
+CASE_ARCH="x86_64 arm64"
+
 case_l1_setup() {
 	token=$(tr -d '-' < /proc/sys/kernel/random/uuid)
 	CASE_APPEND="lkvm_test_token=$token"

@@ -3,6 +3,8 @@
 # SRSO mitigation advice on this emulated EPYC) are not WARN()s and are
 # only shown, as are lines about xstate/x86/fpu: CPUID/XSAVE set-up
 # mistakes show there first.
+CASE_ARCH="x86_64 arm64"
+
 case_guest() {
 	echo "dmesg_lines=$(dmesg | wc -l)"
 	echo "dmesg_warnings=$(dmesg | grep -c -e 'WARNING: CPU: ' -e 'BUG: ')"

@@ -2,10 +2,16 @@
 # 10.0.2.15 by DHCP, sends 64 MiB through the gateway 10.0.2.2 to a
 # listener on L1's loopback, and receives 64 MiB that L1 sends to a
 # hostfwd port (127.0.0.1:5556 -> guest port 5556).  Checksums must match
-# on both sides.
+# on both sides.  arm64: 16 MiB each way (net.mib=16).
+CASE_ARCH="x86_64 arm64"
 CASE_MEM=512
 CASE_TIMEOUT=300
 CASE_ARGS="-n mode=user,hostfwd=tcp:127.0.0.1:5556-:5556"
+NET_MIB=64
+if [ "${NESTED_ARCH:-x86_64}" = arm64 ]; then
+	NET_MIB=16
+	CASE_APPEND="net.mib=$NET_MIB"
+fi
 
 # ---- L2 (guest) ----
 
@@ -46,7 +52,8 @@ case_guest() {
 	echo "NET-IP=$(ip -4 -o addr show dev eth0 | sed -n 's/.* inet \([0-9.]*\).*/\1/p')"
 	echo "NET-ROUTE=$(ip route | sed -n 's/^default via \([0-9.]*\).*/\1/p')"
 	echo "NET-DNS=$(cat /tmp/dns.eth0 2>/dev/null)"
-	dd if=/dev/urandom of=/tmp/up.bin bs=1M count=64 2>/dev/null
+	mib=$(cmdline_value net.mib)
+	dd if=/dev/urandom of=/tmp/up.bin bs=1M count=${mib:-64} 2>/dev/null
 	echo "GUEST_TX_MD5=$(md5sum /tmp/up.bin | cut -d' ' -f1)"
 	t0=$(net_ms)
 	nc 10.0.2.2 5555 < /tmp/up.bin > /dev/null
@@ -71,7 +78,7 @@ case_guest() {
 
 case_l1_setup() {
 	ip link set lo up
-	dd if=/dev/urandom of=/tmp/net-user.l1 bs=1M count=64 2>/dev/null
+	dd if=/dev/urandom of=/tmp/net-user.l1 bs=1M count=$NET_MIB 2>/dev/null
 	CASE_INFO="l1_tx_md5=$(md5sum /tmp/net-user.l1 | cut -d' ' -f1)"
 	rm -f /tmp/net-user.rx /tmp/net-user.in
 	mkfifo /tmp/net-user.in
@@ -111,12 +118,12 @@ case_check() {
 	expect_console '^NET-UPLOAD-RC=0'
 	up=$(console_value GUEST_TX_MD5)
 	[ -n "$up" ] && [ "$up" = "$(console_value L1_RX_MD5)" ] ||
-		fail "guest->L1 64 MiB: guest md5 '$up', L1 md5 '$(console_value L1_RX_MD5)'"
+		fail "guest->L1 $NET_MIB MiB: guest md5 '$up', L1 md5 '$(console_value L1_RX_MD5)'"
 	down=$(info l1_tx_md5)
 	[ -n "$down" ] && [ "$down" = "$(console_value GUEST_RX_MD5)" ] ||
-		fail "L1->guest via hostfwd 64 MiB: L1 md5 '$down', guest md5 '$(console_value GUEST_RX_MD5)'"
+		fail "L1->guest via hostfwd $NET_MIB MiB: L1 md5 '$down', guest md5 '$(console_value GUEST_RX_MD5)'"
 	[ "$(console_value L1_FWD_RC)" = 0 ] ||
 		fail "L1's nc to the hostfwd port: status '$(console_value L1_FWD_RC)'"
-	note "guest->L1 64 MiB in $(console_value NET-UPLOAD-MS) ms;" \
+	note "guest->L1 $NET_MIB MiB in $(console_value NET-UPLOAD-MS) ms;" \
 		"L1->guest (hostfwd) in $(console_value L1_FWD_MS) ms"
 }

@@ -1,6 +1,8 @@
 # poweroff -f (ACPI S5 through the PM1 control register) ends lkvm with
 # status 0.  Without ACPI the kernel would only halt, and lkvm would wait
 # until the timeout.
+CASE_ARCH="x86_64 arm64"
+
 case_guest() {
 	echo "LKVM-POWERING-OFF"
 	poweroff -f

@@ -1,5 +1,7 @@
 # reboot -f (a reset through the i8042, reboot=k) ends lkvm with status 0
 # and the guest is not started a second time.
+CASE_ARCH="x86_64 arm64"
+
 case_guest() {
 	echo "LKVM-REBOOTING"
 	reboot -f

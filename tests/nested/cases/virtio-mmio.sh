@@ -4,9 +4,12 @@
 # L2 and on the host); virtio-mmio-legacy.sh and virtio-pci-legacy.sh
 # source this file.
 #   virtio-mmio         virtio-mmio version 2, found through the ACPI DSDT
-#                       (LNRO0005)
+#                       (LNRO0005; arm64: the device tree)
 #   virtio-mmio-legacy  virtio-mmio version 1
 #   virtio-pci-legacy   legacy virtio-pci (no modern capabilities)
+# Only virtio-mmio itself runs on arm64 too (the harness reads CASE_ARCH
+# from each case's own file).
+CASE_ARCH="x86_64 arm64"
 case ${name:-} in
 virtio-mmio-legacy) rng_transport=mmio-legacy rng_bus=mmio rng_v1=0 ;;
 virtio-pci-legacy) rng_transport=pci-legacy rng_bus=pci rng_v1=0 ;;

@@ -1,5 +1,6 @@
 # virtio-rng on the default transport (transitional virtio-pci, MSI-X):
 # the guest reads 1 MiB from /dev/hwrng through the modern interface.
+CASE_ARCH="x86_64 arm64"
 CASE_ARGS="--rng"
 
 case_guest() {

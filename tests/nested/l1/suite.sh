@@ -17,6 +17,7 @@ case_defaults() {
 	CASE_TIMEOUT=90
 	CASE_INFO=
 	CASE_ARGS=
+	CASE_KIND=lkvm
 	case_l1_after() { :; }
 	case_input() { :; }
 	case_l1_setup() { :; }
@@ -50,6 +51,30 @@ thread_seccomp() {
 	done
 }
 
+# Started beside each case's lkvm: when the VMM is still running one second
+# before the case's time limit, prints the state of each of its threads
+# (LKVM-HANG-TASK lines: name, state, wait channel, system call; and the
+# kernel stack where L1 shows it), so that a hang says where it hangs
+# before timeout(1) ends it.  Killed by the caller when lkvm exits first.
+hang_watchdog() {
+	sleep "$(($1 - 1))" < /dev/null > /dev/null 2>&1 &
+	sleep_pid=$!
+	trap 'kill $sleep_pid 2>/dev/null; exit 0' TERM
+	wait $sleep_pid
+	for pid in $(pidof lkvm qemu-system-x86_64); do
+		echo
+		echo "LKVM-HANG-DUMP pid=$pid still running after $(($1 - 1)) s;" \
+			"L1 load $(cut -d' ' -f1-3 /proc/loadavg)"
+		for t in /proc/$pid/task/*; do
+			echo "LKVM-HANG-TASK ${t##*/}:$(cat $t/comm 2>/dev/null)" \
+				"state=$(sed 's/.*) //' $t/stat 2>/dev/null | cut -d' ' -f1)" \
+				"wchan=$(cat $t/wchan 2>/dev/null)" \
+				"syscall=$(cut -d' ' -f1 $t/syscall 2>/dev/null)"
+			sed "s/^/LKVM-HANG-STACK ${t##*/}: /" $t/stack 2>/dev/null | head -n 8
+		done
+	done
+}
+
 # Reads lkvm's output until the guest's user-space marker and writes the
 # time it arrived to $1; drains the rest so that tee never sees EPIPE.
 note_boot_time() {
@@ -66,6 +91,7 @@ run_case() {
 		echo "@@LKVM-CASE $name exit=none timedout=0 missing=1@@"
 		return
 	fi
+	CASE_DIR=/cases
 	. "/cases/$name.sh"
 	# A loaded build machine slows TCG down a lot; allow for it.
 	CASE_TIMEOUT=$((CASE_TIMEOUT * ${L1_TIMEOUT_FACTOR:-1}))
@@ -81,24 +107,35 @@ run_case() {
 	[ "$CASE_QUIET" = 1 ] && [ "${L1_GUEST_VERBOSE:-0}" != 1 ] && quiet=quiet
 	cmdline="lkvm.case=$name reboot=k${quiet:+ $quiet}${CASE_APPEND:+ $CASE_APPEND}"
 	echo "@@LKVM-BEGIN $name@@"
-	echo "@@LKVM-CMD lkvm run -k $L2_KERNEL -i $L2_INITRD" \
-		"-p \"$cmdline\" -m $CASE_MEM -c $CASE_CPUS --name $name" \
-		"$CASE_ARGS@@"
+	if [ "$CASE_KIND" = l1 ]; then
+		echo "@@LKVM-CMD (in L1, no guest) case_l1_run of $name@@"
+	else
+		echo "@@LKVM-CMD lkvm run -k $L2_KERNEL -i $L2_INITRD" \
+			"-p \"$cmdline\" -m $CASE_MEM -c $CASE_CPUS --name $name" \
+			"$CASE_ARGS@@"
+	fi
 	t0=$(date +%s)
 	ms0=$(uptime_ms)
 	# case_input feeds lkvm's stdin (nothing by default: stdin is at EOF at
 	# once, which lkvm must cope with).  -k: a VMM that ignores SIGTERM is
 	# killed 5 s later.
+	# CASE_KIND=l1: the case is a program in L1 (case_l1_run), no guest.
 	case_input | {
-		if [ "$CASE_CUSTOM_RUN" = 1 ]; then
+		# CASE_CUSTOM_RUN=1: case_l1_run runs lkvm itself.
+		if [ "$CASE_KIND" = l1 ] || [ "$CASE_CUSTOM_RUN" = 1 ]; then
 			case_l1_run 2>&1
+			echo $? > "$CASE_RC"
 		else
+			hang_watchdog "$CASE_TIMEOUT" &
+			watchdog=$!
 			timeout -s TERM -k 5 "$CASE_TIMEOUT" \
 				lkvm run -k "$L2_KERNEL" -i "$L2_INITRD" \
 				-p "$cmdline" -m "$CASE_MEM" -c "$CASE_CPUS" \
 				--name "$name" $CASE_ARGS 2>&1
+			echo $? > "$CASE_RC"
+			kill $watchdog 2>/dev/null
+			wait $watchdog
 		fi
-		echo $? > "$CASE_RC"
 	} | tee "$CASE_OUT" /dev/console | note_boot_time "/tmp/$name.boot"
 	ms1=$(uptime_ms)
 	t1=$(date +%s)

@@ -19,7 +19,15 @@ virtio_report() {
 			echo "pci_id=$(cat "$parent/vendor"):$(cat "$parent/device")"
 			echo "pci_msi=$(ls "$parent/msi_irqs" 2>/dev/null | wc -l)"
 			;;
-		*) echo "virtio_bus=other:$parent" ;;
+		*)
+			# A device-tree virtio-mmio node (arm64) is a platform
+			# device named after its address.
+			if [ "$(basename "$(readlink "$parent/driver")")" = virtio-mmio ]; then
+				echo "virtio_bus=mmio"
+			else
+				echo "virtio_bus=other:$parent"
+			fi
+			;;
 		esac
 		return
 	done
