@@ -17,7 +17,7 @@ PACKAGES=(
 	# arm64: cross build (multiarch libraries) and the nested-arm64 tier;
 	# its kernel and busybox are fetched by tests/nested/lib.sh
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm device-tree-compiler
-	libaio-dev:arm64 zlib1g-dev:arm64 libslirp-dev:arm64 libfdt1:arm64
+	libaio-dev:arm64 zlib1g-dev:arm64 libslirp-dev:arm64 libfdt1:arm64 libseccomp-dev:arm64
 )
 
 # The :arm64 packages and the arm64 kernel need the architecture in apt.
