@@ -53,6 +53,7 @@ case_input() {
 set pagination off
 set confirm off
 set debug remote 1
+maint set target-async off
 target remote 127.0.0.1:1234
 info threads
 hbreak *0x$getpid
