@@ -11,8 +11,8 @@
 # from the scripted client.  This machine's software KVM
 # (PVM) cannot emulate int3 in long mode (KVM_EXIT_INTERNAL_ERROR): there
 # the software breakpoint case reports SKIP with that reason (likewise the
-# watchpoint: data accesses do not trap there) and the
-# nested tier (tests/nested/cases/gdb.sh) covers it under real KVM.
+# watchpoint: data accesses do not trap there); the nested cases gdb-swbp
+# and gdb try them under real KVM.
 # Prints PASS/FAIL/SKIP lines; exit 1 if anything failed, 77 if gdb or
 # /dev/kvm is missing.
 set -u
@@ -132,7 +132,7 @@ GDB
 	wait_lkvm
 	# No stop at all, and the guest ran to its end: the write never trapped.
 	if ! has 'New value' && grep -q 'gdb_magic rewritten by the debugger got' "$work/lkvm.out"; then
-		skip $name "this /dev/kvm (PVM) does not trap data accesses through the debug registers (instruction breakpoints work); covered by the nested case gdb"
+		skip $name "this /dev/kvm (PVM) does not trap data accesses through the debug registers (instruction breakpoints work); the nested case gdb (run with --cases gdb) tries under real KVM"
 		return
 	fi
 	has 'Hardware watchpoint 1: \*\(long \*\)&gdb_counter' || why="$why; no stop at the write watchpoint"
@@ -158,7 +158,7 @@ GDB
 	wait_lkvm
 	if grep -q 'KVM_EXIT_INTERNAL_ERROR' "$work/lkvm.out" &&
 	   grep -Eq "rip 0+$sw_bp" "$work/lkvm.out"; then
-		skip $name "this /dev/kvm (PVM) cannot emulate the int3 of a software breakpoint: KVM_EXIT_INTERNAL_ERROR at gdb_sw_bp; covered by the nested case gdb"
+		skip $name "this /dev/kvm (PVM) cannot emulate the int3 of a software breakpoint: KVM_EXIT_INTERNAL_ERROR at gdb_sw_bp; the nested case gdb-swbp tries under real KVM"
 		return
 	fi
 	has "Breakpoint 1, 0x0*$sw_bp in gdb_sw_bp" || why="$why; no stop at gdb_sw_bp"

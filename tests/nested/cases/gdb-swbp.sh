@@ -40,6 +40,7 @@ case_input() {
 	cat > /tmp/gdb.cmds <<GDB
 set pagination off
 set confirm off
+maint set target-async off
 target remote 127.0.0.1:1234
 break *0x$getpid
 continue

@@ -8,6 +8,16 @@
 # the stop there (rip), disassembles and backtraces, watches jiffies (a
 # data watchpoint), steps one instruction and detaches; the guest then
 # runs on and powers off normally.  Software breakpoints: case gdb-swbp.
+#
+# NOT IN THE DEFAULT LIST (CASE_FLAVOUR=none; run it with --cases gdb):
+# in this harness the hardware breakpoint never fires: gdb attaches, reads
+# registers and threads, sets it (Z1 OK) and continues, the guest keeps
+# calling getpid, and no stop comes within 100 s (log with set debug
+# remote 1 kept in the case's console).  The same script stops at once
+# against the direct tier's guest on this machine's PVM /dev/kvm.  The
+# likely cause is the emulated L1 (QEMU's TCG running SVM), which may not
+# arm the debug registers KVM loads for an L2 guest; not yet confirmed.
+CASE_FLAVOUR=none
 CASE_L1_TOOLS="gdb"
 CASE_APPEND="nokaslr"
 CASE_ARGS="--gdb 1234"
@@ -44,6 +54,8 @@ case_input() {
 	cat > /tmp/gdb.cmds <<GDB
 set pagination off
 set confirm off
+set debug remote 1
+maint set target-async off
 target remote 127.0.0.1:1234
 info threads
 hbreak *0x$getpid
