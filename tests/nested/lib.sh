@@ -405,11 +405,14 @@ cpio_pack() {
 	} | if [ "$compress" = gzip ]; then gzip -6 -n; else cat; fi > "$out"
 }
 
-# The cases' helper programs (progs/*.c), built static, into ROOT/bin.
+# The cases' helper programs (progs/*.c), built static, into ROOT/bin.  A
+# program for some architectures only says "PROG_ARCH=ARCH..." in a comment.
 stage_test_programs() {
-	local root=$1 work=$2 src name
+	local root=$1 work=$2 src name arches
 	for src in "$NESTED_DIR"/progs/*.c; do
 		[ -f "$src" ] || continue
+		arches=$(sed -n 's/.*PROG_ARCH=\([a-z0-9_ ]*\).*/\1/p' "$src" | head -n1)
+		[ -z "$arches" ] || [[ " $arches " == *" $NESTED_ARCH "* ]] || continue
 		name=$(basename "$src" .c)
 		[ -x "$work/$name" ] ||
 			"$TARGET_CC" -O2 -static -o "$work/$name" "$src" -lpthread || return 1

@@ -1,7 +1,7 @@
 /*
  * outb PORT VALUE: one byte to an x86 I/O port from user space (root),
  * for the boot-progress port of lkvm --boot-trace; the kernels the cases
- * run have no /dev/port (CONFIG_DEVPORT unset).
+ * run have no /dev/port (CONFIG_DEVPORT unset).  PROG_ARCH=x86_64
  */
 #include <stdio.h>
 #include <stdlib.h>
