@@ -132,6 +132,11 @@ struct kvm *kvm_create(struct lkvm_config *cfg)
 
 	map_guest_ram(kvm);
 	kvm_arch_init_vm(kvm);
+	/*
+	 * Asked of the VM, not /dev/kvm: it holds once an ITS exists.  Asked
+	 * once here, since MSIs are sent from sandboxed threads.
+	 */
+	kvm->msi_devid = ioctl(kvm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MSI_DEVID) > 0;
 	routing.table->nr = kvm_arch_default_routes(routing.table->entries, MAX_GSI_ROUTES);
 	if (ioctl(kvm->vm_fd, KVM_SET_GSI_ROUTING, routing.table) < 0)
 		die("KVM_SET_GSI_ROUTING: %s", strerror(errno));
@@ -164,10 +169,9 @@ void kvm_irq_trigger(struct kvm *kvm, u32 gsi)
 	kvm_irq_line(kvm, gsi, 0);
 }
 
-/* Asked of the VM, not /dev/kvm: it holds once an ITS exists. */
 static bool msi_needs_devid(struct kvm *kvm)
 {
-	return ioctl(kvm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MSI_DEVID) > 0;
+	return kvm->msi_devid;
 }
 
 static void fill_msi_entry(struct kvm *kvm, struct kvm_irq_routing_entry *e, u32 gsi,

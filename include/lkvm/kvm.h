@@ -44,6 +44,7 @@ struct kvm {
 	int guest_exit_code;	/* with VM_STOP_GUEST_EXIT */
 	bool paused;		/* under stop_lock; vCPUs wait on stop_cond */
 
+	bool msi_devid;		/* MSIs carry the PCI requester id (arm64 ITS) */
 	void *arch;		/* per-architecture state */
 };
 
