@@ -193,6 +193,8 @@ judge_case() {
 		CASE_EXIT=$(field exit)
 		fail() { echo "$*" >> "$work/fails"; }
 		note() { echo "$*" >> "$work/notes"; }
+		# What this host cannot test, with the evidence: SKIP unless something failed.
+		skip() { echo "$*" >> "$work/skips"; }
 		info() { field "$1"; }
 		console_value() { sed -n "s/^$1=//p" "$CASE_LOG" | head -n1; }
 		expect_exit() {
@@ -238,6 +240,7 @@ for name in $cases; do
 	field() { printf '%s\n' $result | sed -n "s/^$1=//p" | head -n1; }
 	: > "$work/fails"
 	: > "$work/notes"
+	: > "$work/skips"
 
 	why_skip=$(sed -n 's/^LKVM-SKIP: //p' "$work/case-$name.log" | head -n1)
 	if [ -n "$why_skip" ]; then
@@ -268,6 +271,9 @@ for name in $cases; do
 		fail_case "$name ($(paste -s -d ';' "$work/fails" | sed 's/;/; /g'))"
 		sed 's/^/  note: /' "$work/notes"
 		show_excerpt "$name" 30 "$work/case-$name.log"
+	elif [ -s "$work/skips" ]; then
+		skip_case "$name ($(paste -s -d ';' "$work/skips" | sed 's/;/; /g'))"
+		sed 's/^/  note: /' "$work/notes"
 	else
 		pass "$name${timing:+ ($timing)}"
 		sed 's/^/  note: /' "$work/notes"

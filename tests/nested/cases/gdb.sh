@@ -9,15 +9,14 @@
 # data watchpoint), steps one instruction and detaches; the guest then
 # runs on and powers off normally.  Software breakpoints: case gdb-swbp.
 #
-# NOT IN THE DEFAULT LIST (CASE_FLAVOUR=none; run it with --cases gdb):
-# in this harness the hardware breakpoint never fires: gdb attaches, reads
-# registers and threads, sets it (Z1 OK) and continues, the guest keeps
-# calling getpid, and no stop comes within 100 s (log with set debug
-# remote 1 kept in the case's console).  The same script stops at once
-# against the direct tier's guest on this machine's PVM /dev/kvm.  The
-# likely cause is the emulated L1 (QEMU's TCG running SVM), which may not
-# arm the debug registers KVM loads for an L2 guest; not yet confirmed.
-CASE_FLAVOUR=none
+# Under an L0 QEMU older than 9.1 (TCG's emulated SVM) no debug-register
+# stop can come: its VMRUN copies the VMCB's DR7 into the CPU state without
+# arming TCG's breakpoints (QEMU's "target/i386: disable/enable breakpoints
+# on vmentry/vmexit", June 2024), so L1's KVM never sees the #DB.  gdb then
+# waits in "continue" for good; L1 Ctrl-Cs it after 20 s without output
+# (the stub's interrupt of a running VM) and the breakpoint and watchpoint
+# checks SKIP with that reason.  lkvm's hbreak path is covered by the
+# direct tier (tests/direct/gdb.sh).
 CASE_L1_TOOLS="gdb"
 CASE_APPEND="nokaslr"
 CASE_ARGS="--gdb 1234"
@@ -45,6 +44,29 @@ case_guest() {
 	done
 }
 
+# In L1: Ctrl-C for gdb (pid $1) when its output ($2) has not grown for
+# 20 s, i.e. it waits in "continue" for a stop that does not come (see the
+# top); gdb passes it to the stub as an interrupt.  gdb is killed after $3 s.
+ctrl_c_when_stalled() {
+	size=-1 still=0 left=$3
+	while kill -0 "$1" 2>/dev/null; do
+		if [ "$left" -le 0 ]; then
+			echo "gdb-killed-after=$3s" >> "$2"
+			kill "$1"
+			return
+		fi
+		sleep 1
+		left=$((left - 1))
+		now=$(wc -c < "$2")
+		if [ "$now" != "$size" ]; then
+			size=$now still=0
+		elif [ $((still += 1)) -ge 20 ]; then
+			kill -INT "$1" 2>/dev/null
+			still=0
+		fi
+	done
+}
+
 # In L1: gdb's transcript goes to L1's console (part of the case log), and
 # "gdb-done" to the guest's console (lkvm's stdin).
 case_input() {
@@ -54,8 +76,6 @@ case_input() {
 	cat > /tmp/gdb.cmds <<GDB
 set pagination off
 set confirm off
-set debug remote 1
-maint set target-async off
 target remote 127.0.0.1:1234
 info threads
 hbreak *0x$getpid
@@ -71,9 +91,11 @@ stepi
 info registers rip
 detach
 GDB
-	# stdin from /dev/null: with L1's console as its terminal gdb did not
-	# wait for the stop after "continue".
-	timeout 100 gdb -nx -q -batch -x /tmp/gdb.cmds < /dev/null > /tmp/gdb.out 2>&1
+	# stdin from /dev/null: gdb's terminal is not L1's console.
+	gdb -nx -q -batch -x /tmp/gdb.cmds < /dev/null > /tmp/gdb.out 2>&1 &
+	gdb_pid=$!
+	ctrl_c_when_stalled "$gdb_pid" /tmp/gdb.out 100
+	wait "$gdb_pid"
 	echo "gdb-exit=$?" >> /tmp/gdb.out
 	sed 's/^/gdb| /' /tmp/gdb.out > /dev/console
 	echo gdb-done
@@ -81,17 +103,31 @@ GDB
 	echo gdb-done
 }
 
+# On the host: QEMU's TCG SVM before 9.1 ignores the DR7 that VMRUN loads.
+l0_qemu_before_9_1() {
+	v=$("$QEMU" --version | sed -n '1s/.*version \([0-9]*\)\.\([0-9]*\).*/\1 \2/p')
+	[ -n "$v" ] && set -- $v && [ "$1" -lt 9 -o \( "$1" = 9 -a "$2" -lt 1 \) ]
+}
+
 case_check() {
 	expect_exit 0
 	addr=$(console_value getpid_addr | tr -d '\r')
 	[ -n "$addr" ] || fail "the guest printed no __x64_sys_getpid address"
-	expect_console "^gdb\| (Thread [0-9]+ hit )?Breakpoint 1, 0x0*$addr in"
-	expect_console "^gdb\| rip +0x0*$addr "
-	expect_console "^gdb\| => 0x0*$addr:"
-	expect_console '^gdb\| (Thread [0-9]+ hit )?Hardware watchpoint 2: \*\(long \*\)0x'
-	expect_console '^gdb\| New value = '
+	expect_console "^gdb\| Hardware assisted breakpoint 1 at 0x0*$addr"
+	if ! grep -Eq "^gdb\| (Thread [0-9]+ hit )?Breakpoint 1, " "$CASE_LOG" &&
+	   grep -Eq '^gdb\| (Thread [0-9]+ )?received signal SIGINT' "$CASE_LOG" &&
+	   l0_qemu_before_9_1; then
+		skip "hardware breakpoint and watchpoint: L0 $("$QEMU" --version | head -n1 | sed 's/ (.*//') arms no L2 debug registers (fixed in QEMU 9.1), checked instead: Ctrl-C of the running VM and the detach"
+	else
+		expect_console "^gdb\| (Thread [0-9]+ hit )?Breakpoint 1, 0x0*$addr in"
+		expect_console "^gdb\| rip +0x0*$addr "
+		expect_console "^gdb\| => 0x0*$addr:"
+		expect_console '^gdb\| (Thread [0-9]+ hit )?Hardware watchpoint 2: \*\(long \*\)0x'
+		expect_console '^gdb\| New value = '
+	fi
 	expect_console '^gdb\| \[Inferior 1 \(Remote target\) detached\]'
 	expect_console '^guest-ran-on-after-detach=yes'
 	expect_no_console 'KVM_EXIT_DEBUG without a debugger'
+	expect_no_console '^gdb\| gdb-killed-after='
 	note "$(grep -E '^gdb\| (=>|#0|rip|Thread|\*)' "$CASE_LOG" | head -n 8 | tr '\n' ';')"
 }
