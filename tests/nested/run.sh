@@ -73,8 +73,8 @@ flavour=${flavour:-$NESTED_FLAVOUR}
 [ -n "$order_dir" ] || order_dir=$(dirname "$lkvm")/tests/order
 
 # The default list: the cases meant for this architecture and kernel
-# flavour.  A case that needs another flavour says CASE_FLAVOUR=...; the
-# rest run on the architecture's default flavour.  A case says which
+# flavour.  A case that needs other flavours lists them in CASE_FLAVOUR="..."
+# (e.g. "amd64 arm64"); the rest run on the architecture's default flavour.  A case says which
 # architectures it runs on with CASE_ARCH="x86_64 arm64"; without it, x86_64.
 case_setting() {
 	sed -n "s/^$2=//p" "$NESTED_DIR/cases/$1.sh" | head -n1 | tr -d "\"'"
@@ -82,7 +82,10 @@ case_setting() {
 if [ -z "$cases" ]; then
 	for c in $(cd "$NESTED_DIR/cases" && ls *.sh | sed 's/\.sh$//'); do
 		want=$(case_setting "$c" CASE_FLAVOUR)
-		[ "${want:-$NESTED_FLAVOUR}" = "$flavour" ] || continue
+		case " ${want:-$NESTED_FLAVOUR} " in
+		*" $flavour "*) ;;
+		*) continue ;;
+		esac
 		archs=$(case_setting "$c" CASE_ARCH)
 		case " ${archs:-x86_64} " in
 		*" $NESTED_ARCH "*) cases="$cases $c" ;;

@@ -6,8 +6,10 @@
 # through symlinks the host placed in the share (absolute, and relative
 # climbing out): the host's secret must never appear in the guest, and
 # nothing may be created outside the share.
-# Needs the generic kernel flavour (the cloud one has no 9p modules).
-CASE_FLAVOUR=amd64
+# Needs the generic kernel flavour on x86 (the cloud one has no 9p
+# modules); arm64 has only the generic one.
+CASE_FLAVOUR="amd64 arm64"
+CASE_ARCH="x86_64 arm64"
 CASE_TIMEOUT=150
 
 SHARE=/tmp/9p-share

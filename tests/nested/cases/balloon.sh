@@ -6,6 +6,7 @@
 CASE_MEM=256
 CASE_ARGS="--balloon"
 CASE_TIMEOUT=150
+CASE_ARCH="x86_64 arm64"
 
 # The guest obeys lines typed on its console: "mem" reports MemTotal,
 # "done" ends the case.

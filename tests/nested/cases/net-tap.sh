@@ -5,6 +5,7 @@
 # Needs tun.ko in L1.
 CASE_MEM=512
 CASE_TIMEOUT=300
+CASE_ARCH="x86_64 arm64"
 NET_VHOST=${NET_VHOST:-0}
 CASE_ARGS="-n mode=tap,tapif=lkvmtap0,script=/tmp/net-tap-up.sh,vhost=$NET_VHOST"
 

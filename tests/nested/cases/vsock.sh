@@ -7,6 +7,7 @@
 # never mix on the console.
 CASE_ARGS="--vsock 3"
 CASE_TIMEOUT=150
+CASE_ARCH="x86_64 arm64"
 
 case_guest() {
 	for d in /sys/bus/virtio/drivers/vmw_vsock_virtio_transport/virtio*; do
