@@ -174,7 +174,14 @@ static void add_uart_pvpanic(struct fdt_w *w, const struct arm_fdt_desc *d)
 	prop_u32(w, "reg-shift", 0);
 	prop_u32(w, "reg-io-width", 1);
 	prop_u32(w, "clock-frequency", ARM_UART_CLOCK);
-	spi_prop(w, ARM_UART_SPI, IRQ_LEVEL_HIGH);
+	/*
+	 * Edge, as the ISA line of a PC: hw/serial8250.c gives a fresh rising
+	 * edge for each THRE it reports (a THRE raised by THR writes waits for
+	 * the next IIR/LSR read).  As a level interrupt, re-raised while the
+	 * guest's handler still had it active, it was lost now and then on
+	 * the nested vGIC and the console stalled after a FIFO load.
+	 */
+	spi_prop(w, ARM_UART_SPI, IRQ_EDGE_RISING);
 	end(w);
 	if (d->pvpanic) {
 		begin(w, "pvpanic", ARM_PVPANIC_BASE, true);
