@@ -7,20 +7,28 @@
 static unsigned int pool_size;		/* atomic: what all budgets may hold */
 static unsigned int pool_used;		/* atomic: charged by all budgets */
 
-/* Open descriptors that no budget accounts for: lkvm's own set-up. */
-static unsigned int count_unbudgeted(void)
+int fd_count_open(void)
 {
 	DIR *d = opendir("/proc/self/fd");
-	unsigned int n = 0, used = __atomic_load_n(&pool_used, __ATOMIC_RELAXED);
+	int n = -3;	/* ".", ".." and the directory's own descriptor */
 
 	if (!d)
-		return 64;		/* no /proc: a guess on the safe side */
+		return -1;
 	while (readdir(d))
 		n++;
 	closedir(d);
-	/* ".", ".." and the directory's own descriptor are not kept. */
-	n = n > 3 ? n - 3 : 0;
-	return n > used ? n - used : 0;
+	return n;
+}
+
+/* Open descriptors that no budget accounts for: lkvm's own set-up. */
+static unsigned int count_unbudgeted(void)
+{
+	int n = fd_count_open();
+	unsigned int used = __atomic_load_n(&pool_used, __ATOMIC_RELAXED);
+
+	if (n < 0)
+		return 64;		/* no /proc: a guess on the safe side */
+	return (unsigned int)n > used ? (unsigned int)n - used : 0;
 }
 
 /*

@@ -38,6 +38,8 @@ unsigned int fd_budget_used(const struct fd_budget *b);
  * run at set-up (the budgets' users may be sandboxed threads).
  */
 unsigned int fd_budget_pool_size(void);
+/* Descriptors this process has open now (from /proc/self/fd), or -1. */
+int fd_count_open(void);
 /* Size the pool anew after a change of RLIMIT_NOFILE (tests lower it). */
 void fd_budget_update_pool(void);
 /* Raise the soft RLIMIT_NOFILE to the hard one (more room for guests). */

@@ -1980,18 +1980,6 @@ static void test_virtio_header_fetched_once(void)
 	virtio_9p_exit(vdev);
 }
 
-static int open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = -3;	/* ".", "..", d itself */
-
-	while (d && readdir(d))
-		n++;
-	if (d)
-		closedir(d);
-	return n;
-}
-
 /*
  * A guest that walks and opens fids until refused (each holds two
  * descriptors) stops at the export's descriptor budget, with
@@ -2006,7 +1994,7 @@ static void test_fid_descriptors_budgeted(void)
 	char version[32];
 
 	getrlimit(RLIMIT_NOFILE, &saved);
-	before = open_fds();
+	before = fd_count_open();
 	low = saved;
 	low.rlim_cur = (rlim_t)before + FD_BUDGET_RESERVE + 400;
 	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
@@ -2020,8 +2008,8 @@ static void test_fid_descriptors_budgeted(void)
 		ret = t_walk1(0, fid, "f", NULL);
 		if (!ret)
 			ret = t_lopen(fid, P9_DOTL_RDONLY);
-		if (open_fds() > most)
-			most = open_fds();
+		if (fd_count_open() > most)
+			most = fd_count_open();
 		if (ret)
 			break;
 	}
@@ -2045,7 +2033,7 @@ static void test_fid_descriptors_budgeted(void)
 	CHECK_EQ(t_lopen(fid, P9_DOTL_RDONLY), 0);
 	p9_fs_reset(&fs);
 	CHECK_EQ(fd_budget_used(&fs.fd_budget), 0);
-	CHECK_EQ(open_fds(), before);
+	CHECK_EQ(fd_count_open(), before);
 	setrlimit(RLIMIT_NOFILE, &saved);
 	fd_budget_update_pool();
 }

@@ -445,18 +445,6 @@ static void test_close(void)
 	be->ops->close(be);
 }
 
-static int open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = -3;	/* ".", "..", d itself */
-
-	while (d && readdir(d))
-		n++;
-	if (d)
-		closedir(d);
-	return n;
-}
-
 /*
  * A guest opening connections without end (a SYN per new port) makes
  * libslirp open a host socket each: the flows stop at the budget, the
@@ -473,20 +461,20 @@ static void test_flows_budgeted(void)
 	CHECK(lst >= 0);
 	getrlimit(RLIMIT_NOFILE, &saved);
 	low = saved;
-	low.rlim_cur = (rlim_t)open_fds() + FD_BUDGET_RESERVE + 40;
+	low.rlim_cur = (rlim_t)fd_count_open() + FD_BUDGET_RESERVE + 40;
 	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
 	fd_budget_update_pool();
 	for (u16 sport = 3000; sport < 3200; sport++) {
 		send_frame(be, f, tcp(f, "10.0.2.2", sport, (u16)port, 7, 0, 0x02, NULL, 0));
 		if (sport % 10 == 0) {
 			usleep(20000);	/* let the loop poll what slirp opened */
-			if (open_fds() > most)
-				most = open_fds();
+			if (fd_count_open() > most)
+				most = fd_count_open();
 		}
 	}
 	usleep(200000);
-	if (open_fds() > most)
-		most = open_fds();
+	if (fd_count_open() > most)
+		most = fd_count_open();
 	/*
 	 * Descriptors opened outside any budget since the pool was sized (at
 	 * this process's first flow: this test's listener, earlier tests'
