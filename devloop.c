@@ -365,6 +365,9 @@ int devloop_exit_status(struct kvm *kvm, int status)
 	case VM_STOP_PANIC:
 		pr_err("guest kernel panic (exit %d)", LKVM_EXIT_PANIC);
 		return status;
+	case VM_STOP_TRIPLE_FAULT:
+		pr_err("guest triple fault (exit %d)", LKVM_EXIT_TRIPLE_FAULT);
+		return status;
 	default:
 		return status;
 	}

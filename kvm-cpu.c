@@ -18,6 +18,7 @@
 #include "lkvm/boot-trace.h"
 #include "lkvm/gdb.h"
 #include "lkvm/log.h"
+#include "lkvm/run.h"
 #include "lkvm/sandbox.h"
 
 #define SIG_VCPU_KICK SIGUSR2
@@ -133,6 +134,25 @@ static void fatal_exit(struct kvm_cpu *cpu, const char *what)
 	kvm_request_stop(cpu->kvm, VM_STOP_ERROR);
 }
 
+/*
+ * A triple fault (KVM_EXIT_SHUTDOWN) resets a PC, but a guest that meant
+ * to reboot asks through the i8042 or PSCI: one that did not is a crashed
+ * guest, which a script must not take for a clean reboot.
+ */
+static void handle_triple_fault(struct kvm_cpu *cpu)
+{
+	if (cpu->kvm->cfg->reboot_on_triple_fault) {
+		pr_info("vCPU %u: triple fault: a reboot (--reboot-on-triple-fault)", cpu->id);
+		kvm_request_stop(cpu->kvm, VM_STOP_RESET);
+		return;
+	}
+	pr_err("vCPU %u: triple fault: the guest reset without asking; stopping the VM "
+	       "(exit %d; --reboot-on-triple-fault takes it for a reboot)",
+	       cpu->id, LKVM_EXIT_TRIPLE_FAULT);
+	dump_regs(cpu);
+	kvm_request_stop(cpu->kvm, VM_STOP_TRIPLE_FAULT);
+}
+
 static void handle_system_event(struct kvm_cpu *cpu)
 {
 	if (kvm_cpu_arch_system_event(cpu))
@@ -168,9 +188,7 @@ static void handle_exit(struct kvm_cpu *cpu)
 	case KVM_EXIT_INTR:
 		break;
 	case KVM_EXIT_SHUTDOWN:
-		/* A triple fault: PCs reset, so a guest may use it to reboot. */
-		pr_debug_ratelimited("vCPU %u: triple fault: treating as reset", cpu->id);
-		kvm_request_stop(cpu->kvm, VM_STOP_RESET);
+		handle_triple_fault(cpu);
 		break;
 	case KVM_EXIT_SYSTEM_EVENT:
 		handle_system_event(cpu);

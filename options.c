@@ -22,6 +22,7 @@ enum {
 	OPT_HUGETLBFS, OPT_VFIO, OPT_NO_SANDBOX, OPT_SANDBOX_TEST,
 	OPT_ROOTFS, OPT_RW, OPT_RWDIR, OPT_MODULES,
 	OPT_GDB, OPT_GDB_WAIT, OPT_BOOT_TRACE, OPT_IRQCHIP, OPT_DUMP_DTB,
+	OPT_REBOOT_ON_TRIPLE_FAULT,
 };
 
 static const struct option run_options[] = {
@@ -51,6 +52,7 @@ static const struct option run_options[] = {
 	{ "gdb", required_argument, NULL, OPT_GDB },
 	{ "gdb-wait", no_argument, NULL, OPT_GDB_WAIT },
 	{ "boot-trace", no_argument, NULL, OPT_BOOT_TRACE },
+	{ "reboot-on-triple-fault", no_argument, NULL, OPT_REBOOT_ON_TRIPLE_FAULT },
 	{ "irqchip", required_argument, NULL, OPT_IRQCHIP },
 	{ "dump-dtb", required_argument, NULL, OPT_DUMP_DTB },
 	/* kvmtool options not built yet: recognised so the message is clear. */
@@ -107,15 +109,19 @@ void print_run_usage(FILE *out)
 	      "      --boot-trace        at exit, print when the VM was ready, the first vCPU\n"
 	      "                          entry, the first console byte and boot-progress write\n"
 	      "      --no-sandbox        run without the seccomp sandbox (for debugging)\n"
+	      "      --reboot-on-triple-fault  x86: a triple fault is a reboot (exit 0), not\n"
+	      "                          an error (exit 5 and the vCPU registers)\n"
 	      "      --irqchip gicv3|gicv3-its|gicv2  arm64: the interrupt controller\n"
 	      "                          (default gicv3-its, else gicv3, else gicv2)\n"
 	      "      --dump-dtb FILE     arm64: write the device tree to FILE and exit\n"
 	      "Console: Ctrl-A x stops the guest; Ctrl-A Ctrl-A sends Ctrl-A.\n"
 	      "Exit status: 0 guest rebooted or powered off, 1 fatal VM error,\n"
 	      "  2 bad command line, 3 guest kernel panic, 4 the sandbox stopped lkvm\n"
-	      "  (a forbidden system call: a bug), 124 timeout.\n"
+	      "  (a forbidden system call: a bug), 5 the guest reset without asking\n"
+	      "  (x86 triple fault; registers on stderr), 124 timeout.\n"
 	      "  With lkvm's init: CMD's status (0-255); 3 and \"guest reported a kernel\n"
-	      "  panic\" on stderr for a panic; 125 the guest ended without a status; 127 CMD\n"
+	      "  panic\" on stderr for a panic, 5 and \"guest triple fault\" for a triple\n"
+	      "  fault; 125 the guest ended without a status; 127 CMD\n"
 	      "  could not be started; 124 timeout.\n", out);
 }
 
@@ -227,6 +233,7 @@ static int parse_one(int opt, const char *arg, struct lkvm_config *cfg)
 	}
 	case OPT_GDB_WAIT: cfg->gdb_wait = true; break;
 	case OPT_BOOT_TRACE: cfg->boot_trace = true; break;
+	case OPT_REBOOT_ON_TRIPLE_FAULT: cfg->reboot_on_triple_fault = true; break;
 	case OPT_NO_SANDBOX: cfg->no_sandbox = true; break;
 	case OPT_SANDBOX_TEST:
 		cfg->sandbox_test_role = sandbox_role_by_name(arg);

@@ -85,6 +85,8 @@ static int exit_status(struct kvm *kvm, bool timed_out)
 		return LKVM_EXIT_VM_ERROR;
 	case VM_STOP_PANIC:
 		return LKVM_EXIT_PANIC;
+	case VM_STOP_TRIPLE_FAULT:
+		return LKVM_EXIT_TRIPLE_FAULT;
 	default:
 		return LKVM_EXIT_OK;
 	}

@@ -44,6 +44,7 @@ struct lkvm_config {
 	const char *gdb;	/* --gdb [HOST:]PORT; NULL: no stub */
 	bool gdb_wait;		/* vCPUs held until a debugger attaches */
 	bool boot_trace;
+	bool reboot_on_triple_fault;	/* a triple fault is a reboot (exit 0) */
 	unsigned long timeout_sec;	/* 0: none */
 	bool test_device;	/* hidden: test device for the direct tests */
 	bool no_sandbox;	/* --no-sandbox */

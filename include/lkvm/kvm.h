@@ -13,12 +13,13 @@ struct kvm_cpu;
 /* Why the VM stopped; decides lkvm's exit status. */
 enum vm_stop_reason {
 	VM_RUNNING = 0,
-	VM_STOP_RESET,		/* guest reboot: i8042, reset port, triple fault */
+	VM_STOP_RESET,		/* guest reboot: i8042, PSCI, --reboot-on-triple-fault */
 	VM_STOP_POWEROFF,	/* guest poweroff through ACPI */
 	VM_STOP_USER,		/* Ctrl-A x, SIGTERM, lkvm stop */
 	VM_STOP_ERROR,		/* fatal exit: registers already dumped */
 	VM_STOP_PANIC,		/* guest reported a panic (pvpanic) */
 	VM_STOP_GUEST_EXIT,	/* test device: guest chose exit_code */
+	VM_STOP_TRIPLE_FAULT,	/* a reset the guest did not ask for: registers dumped */
 };
 
 struct kvm {

@@ -13,7 +13,7 @@ set -u
 TIER=direct
 . "$(dirname "$0")/lib.sh" "$@"
 
-CASES="hello exitcode exitdev probe reset dispatch longmode smp triple pio-loop
+CASES="hello exitcode exitdev probe reset dispatch longmode smp triple triple-reboot pio-loop
 	missing-kernel unknown-option timeout sigterm console-pty boot-trace
 	elf-without-pvh-note sandbox-threads no-sandbox-threads sandbox-violation"
 
@@ -137,9 +137,27 @@ case_smp() {
 	expect smp 0 '^smp: all 4 cpus up$'
 }
 
+# A triple fault the guest did not ask for: exit 5, one line that says so
+# and the vCPU's registers on stderr.
 case_triple() {
 	run_guest triple --test-device || return
-	expect triple 0 '^triple: loading an empty IDT'
+	if ! grep -q 'vCPU 0: triple fault: the guest reset without asking' "$err"; then
+		fail triple "no 'triple fault' line on stderr"
+	elif ! grep -q '^vCPU 0 registers:' "$err" || ! grep -Eq '^  rip [0-9a-f]{16} ' "$err"; then
+		fail triple "no register dump on stderr"
+	else
+		expect triple 5 '^triple: loading an empty IDT'
+	fi
+}
+
+# --reboot-on-triple-fault: today's PC behaviour, a reboot (exit 0).
+case_triple-reboot() {
+	run_guest triple --test-device --reboot-on-triple-fault || return
+	if grep -q '^vCPU 0 registers:' "$err"; then
+		fail triple-reboot "registers dumped for a triple fault taken as a reboot"
+	else
+		expect triple-reboot 0 '^triple: loading an empty IDT'
+	fi
 }
 
 case_pio-loop() {

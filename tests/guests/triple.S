@@ -1,7 +1,9 @@
 /*
  * 32-bit protected mode: load an empty IDT and raise an exception.  The
  * exception, the #GP for its missing gate, and the double fault all miss
- * the IDT: a triple fault, which lkvm must treat as a reset (exit 0).
+ * the IDT: a triple fault, which lkvm reports as a reset the guest did not
+ * ask for (exit 5, with the registers), or with --reboot-on-triple-fault as
+ * a reboot (exit 0).
  *
  * The exception is #UD from ud2, not int3: the software KVM on the test
  * machines cannot emulate int3 (KVM_EXIT_INTERNAL_ERROR, in 32- and 64-bit

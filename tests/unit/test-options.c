@@ -206,6 +206,23 @@ static void test_mem_size_units(void)
 	CHECK(parse_mem_size("12Mx", &mib) < 0);
 }
 
+/* Off by default: a triple fault is an error unless asked otherwise. */
+static void test_reboot_on_triple_fault(void)
+{
+	struct lkvm_config cfg;
+
+	CHECK_EQ(PARSE(&cfg, "-k", "k"), 0);
+	CHECK(!cfg.reboot_on_triple_fault);
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "--reboot-on-triple-fault"), 0);
+	CHECK(cfg.reboot_on_triple_fault);
+	/* A flag: a value is refused, and so is a misspelling. */
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "--reboot-on-triple-fault=1"), LKVM_EXIT_USAGE);
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "--reboot-on-triplefault"), LKVM_EXIT_USAGE);
+	/* The next parse starts from the defaults again. */
+	CHECK_EQ(PARSE(&cfg, "-k", "k"), 0);
+	CHECK(!cfg.reboot_on_triple_fault);
+}
+
 static void test_help(void)
 {
 	struct lkvm_config cfg;
@@ -225,6 +242,7 @@ int main(void)
 	RUN(test_virtio_options);
 	RUN(test_network_option);
 	RUN(test_mem_size_units);
+	RUN(test_reboot_on_triple_fault);
 	RUN(test_help);
 	return unit_summary();
 }
