@@ -586,6 +586,8 @@ static size_t build_facs(struct area *ar)
 #define FADT_P_LVL3_LAT		98
 #define FADT_IAPC_BOOT_ARCH	109
 #define FADT_FLAGS		112
+#define FADT_RESET_REG		116
+#define FADT_RESET_VALUE	128
 #define FADT_MINOR_VERSION	131
 #define FADT_X_FIRMWARE_CTRL	132
 #define FADT_X_DSDT		140
@@ -599,12 +601,14 @@ static size_t build_facs(struct area *ar)
 #define FADT_F_SLP_BUTTON	(1u << 5)	/* set: no fixed sleep button */
 #define FADT_F_FIX_RTC		(1u << 6)	/* set: no RTC wake status */
 #define FADT_F_TMR_VAL_EXT	(1u << 8)	/* 32-bit PM timer */
+#define FADT_F_RESET_REG_SUP	(1u << 10)	/* RESET_REG is valid */
 
 #define BOOT_ARCH_LEGACY_DEVICES (1u << 0)
 #define BOOT_ARCH_8042		(1u << 1)
 #define BOOT_ARCH_VGA_NOT_PRESENT (1u << 2)
 
 #define GAS_SPACE_IO		1
+#define GAS_ACCESS_BYTE		1
 #define GAS_ACCESS_WORD		2
 #define GAS_ACCESS_DWORD	3
 
@@ -662,7 +666,11 @@ static size_t build_fadt(struct area *ar, const struct acpi_config *cfg,
 		 BOOT_ARCH_8042 | BOOT_ARCH_VGA_NOT_PRESENT);
 	put32(t, FADT_FLAGS, FADT_F_WBINVD | FADT_F_PROC_C1 |
 		 FADT_F_PWR_BUTTON | FADT_F_SLP_BUTTON | FADT_F_FIX_RTC |
-		 FADT_F_TMR_VAL_EXT);
+		 FADT_F_TMR_VAL_EXT | (cfg->reset_port ? FADT_F_RESET_REG_SUP : 0));
+	if (cfg->reset_port) {
+		put_gas_io(t, FADT_RESET_REG, 1, GAS_ACCESS_BYTE, cfg->reset_port);
+		put8(t, FADT_RESET_VALUE, cfg->reset_value);
+	}
 	put8(t, FADT_MINOR_VERSION, FADT_MINOR);
 	sdt_finish(t, FADT_LEN);
 	return off;

@@ -35,6 +35,13 @@ struct acpi_config {
 	u8 pci_slot_gsi[ACPI_PCI_SLOTS];
 	u16 pvpanic_port;	/* 0x505; 0 = no pvpanic device */
 	/*
+	 * The FADT's RESET_REG, a byte register in port I/O, and the value
+	 * that resets the machine: the OS's ACPI reboot (Linux's reboot=a, its
+	 * default without reboot=) writes it.  reset_port 0 = none.
+	 */
+	u16 reset_port;
+	u8 reset_value;
+	/*
 	 * virtio-mmio devices, described as _HID "LNRO0005" (the id Linux's
 	 * virtio_mmio driver binds) with a memory window and a level,
 	 * active-high interrupt.

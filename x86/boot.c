@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lkvm/file.h"
+#include "lkvm/i8042.h"
 #include "lkvm/kvm-arch.h"
 #include "lkvm/log.h"
 #include "lkvm/pci.h"
@@ -88,6 +89,9 @@ static void build_acpi(struct kvm *kvm)
 		.pci_mmio_base = X86_PCI_MMIO_BASE,
 		.pci_mmio_size = X86_PCI_MMIO_SIZE,
 		.pvpanic_port = X86_PVPANIC_PORT,
+		/* ACPI's reboot pulses the i8042's reset line, as reboot=k does. */
+		.reset_port = I8042_CMD_PORT,
+		.reset_value = I8042_CMD_PULSE_RESET,
 		.mmio_devs = mmio,
 		.nr_mmio_devs = MIN(nr_mmio, ACPI_MAX_MMIO_DEVS),
 	};

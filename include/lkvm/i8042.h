@@ -24,6 +24,8 @@ struct kvm;
  */
 #define I8042_DATA_PORT		0x60
 #define I8042_CMD_PORT		0x64
+/* Command: pulse output line 0, the CPU reset (lkvm: the guest reboots). */
+#define I8042_CMD_PULSE_RESET	0xfe
 #define I8042_KBD_IRQ		1
 #define I8042_AUX_IRQ		12
 #define I8042_QUEUE_SIZE	16

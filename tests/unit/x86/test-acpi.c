@@ -44,6 +44,8 @@ static struct acpi_config default_config(void)
 		.pci_mmio_base = 0xc0000000,
 		.pci_mmio_size = 0x3ec00000,
 		.pvpanic_port = 0x505,
+		.reset_port = 0x64,
+		.reset_value = 0xfe,
 	};
 }
 
@@ -217,9 +219,33 @@ static void test_fadt(void)
 	CHECK(flags & (1u << 4));	/* PWR_BUTTON: none fixed */
 	CHECK(flags & (1u << 5));	/* SLP_BUTTON: none fixed */
 	CHECK(flags & (1u << 8));	/* TMR_VAL_EXT, as acpi-pm implements */
-	CHECK(!(flags & (1u << 10)));	/* no reset register */
+	CHECK(flags & (1u << 10));	/* RESET_REG_SUP */
+	/* RESET_REG: one byte in system I/O, the i8042 command port. */
+	CHECK_EQ(f[116], 1);
+	CHECK_EQ(f[117], 8);
+	CHECK_EQ(f[118], 0);
+	CHECK_EQ(f[119], 1);
+	CHECK_EQ(get64(f + 120), 0x64);
+	CHECK_EQ(f[128], 0xfe);
 	CHECK(!(flags & (1u << 20)));	/* not hardware-reduced */
 	CHECK_EQ(get16(f + 109), 0x7);	/* legacy devices, 8042, no VGA */
+}
+
+/* Without a reset port the FADT claims no reset register. */
+static void test_fadt_without_reset_reg(void)
+{
+	struct acpi_config cfg = default_config();
+	struct built b;
+	const u8 *f;
+
+	cfg.reset_port = 0;
+	b = build(&cfg);
+	f = find_table(&b, "FACP");
+	if (!f)
+		return;
+	CHECK(!(get32(f + 112) & (1u << 10)));
+	CHECK_EQ(get64(f + 120), 0);
+	CHECK_EQ(f[128], 0);
 }
 
 static void test_madt(void)
@@ -779,6 +805,7 @@ int main(void)
 	RUN(test_root_tables);
 	RUN(test_dsdt_virtio_mmio);
 	RUN(test_fadt);
+	RUN(test_fadt_without_reset_reg);
 	RUN(test_madt);
 	RUN(test_dsdt);
 	RUN(test_dsdt_long_packages);
