@@ -212,6 +212,10 @@ int kvm_cpu_arch_format_regs(struct kvm_cpu *cpu, struct reg_text *t)
 	reg_text_add(t, "  gdt %016llx/%x idt %016llx/%x\n",
 	    (unsigned long long)s.gdt.base, s.gdt.limit,
 	    (unsigned long long)s.idt.base, s.idt.limit);
+	/* KVM on AMD INITs a vCPU that triple-faulted before reporting it. */
+	if (r.rip == 0xfff0 && s.cs.selector == 0xf000 && s.cs.base == 0xffff0000)
+		reg_text_add(t, "  (the reset state: KVM re-initialised this vCPU, as it does on AMD"
+			     " after a triple fault; the faulting state is lost)\n");
 	return 0;
 }
 
