@@ -68,6 +68,7 @@ case_guest() {
 
 case_l1_setup() {
 	[ "$(nproc)" -ge 2 ] || CASE_APPEND="soak.mib=16 soak.secs=60"
+	CASE_INFO="l1_cpus=$(nproc)"
 	ip link set lo up
 	rm -rf $S
 	mkdir -p $S
@@ -112,7 +113,7 @@ case_l1_after() {
 case_check() {
 	rounds=$(console_value SOAK-ROUNDS)
 	mib=$(console_value SOAK-MIB)
-	note "lkvm exit status ${CASE_EXIT:-?}; $rounds rounds of $mib MiB;" \
+	note "L1 CPUs $(info l1_cpus); lkvm exit status ${CASE_EXIT:-?}; $rounds rounds of $mib MiB;" \
 		"per round (s): $(grep -o 'SOAK-ROUND [0-9]* rc=[0-9]* secs=[0-9]*' "$CASE_LOG" |
 			sed 's/.*secs=//' | tr '\n' ' ')"
 	if grep -q 'vCPU [0-9]* registers:' "$CASE_LOG"; then
