@@ -416,25 +416,12 @@ static void run_deferred(struct uart8250 *u, const struct uart_deferred *d)
  * accesses to consecutive ports.  Bytes beyond the 8 registers read as
  * 0xff and are dropped on writes.
  */
-void uart8250_io(void *opaque, u64 offset, u8 *data, u32 len, bool is_write)
+static void uart_io_locked(struct uart8250 *u, u64 offset, u8 *data, u32 len,
+			   bool is_write)
 {
-	struct uart8250 *u = opaque;
 	struct uart_deferred d = { .nr_tx = 0 };
-
 	bool moves_irq = false;
 
-	/*
-	 * The scratch register is the guest's own byte, tied to nothing else:
-	 * a lone access to it needs neither the lock nor the interrupt line
-	 * (an atomic byte, also where the locked path below touches it).
-	 */
-	if (offset == REG_SCR && len == 1) {
-		if (is_write)
-			__atomic_store_n(&u->scr, data[0], __ATOMIC_RELAXED);
-		else
-			data[0] = __atomic_load_n(&u->scr, __ATOMIC_RELAXED);
-		return;
-	}
 	if (len > 8)
 		len = 8;
 	pthread_mutex_lock(&u->lock);
@@ -456,6 +443,25 @@ void uart8250_io(void *opaque, u64 offset, u8 *data, u32 len, bool is_write)
 		update_irq(u);
 	pthread_mutex_unlock(&u->lock);
 	run_deferred(u, &d);
+}
+
+void uart8250_io(void *opaque, u64 offset, u8 *data, u32 len, bool is_write)
+{
+	struct uart8250 *u = opaque;
+
+	/*
+	 * The scratch register is the guest's own byte, tied to nothing else:
+	 * a lone access to it needs neither the lock nor the interrupt line
+	 * (an atomic byte, also where the locked path touches it).
+	 */
+	if (offset == REG_SCR && len == 1) {
+		if (is_write)
+			__atomic_store_n(&u->scr, data[0], __ATOMIC_RELAXED);
+		else
+			data[0] = __atomic_load_n(&u->scr, __ATOMIC_RELAXED);
+		return;
+	}
+	uart_io_locked(u, offset, data, len, is_write);
 }
 
 static size_t rx_space_locked(struct uart8250 *u)
