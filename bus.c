@@ -25,10 +25,26 @@
 
 #define RELAXED __ATOMIC_RELAXED
 
+/* Never 0, so a thread's empty cache matches no bus. */
+static u64 next_bus_id = 1;
+
+/*
+ * This thread's last hit, valid while bus->seq still equals seq (always
+ * even: stored only from a consistent lookup).  Keyed by the bus's id, not
+ * its address, so a bus destroyed and re-created at the same address with
+ * the same count cannot match.
+ */
+static __thread struct bus_hit {
+	u64 bus_id;
+	unsigned int seq;
+	struct bus_range r;
+} last_hit;
+
 void bus_init(struct bus *bus, const char *name)
 {
 	memset(bus, 0, sizeof(*bus));
 	bus->name = name;
+	bus->id = __atomic_fetch_add(&next_bus_id, 1, RELAXED);
 	pthread_mutex_init(&bus->write_lock, NULL);
 }
 
@@ -47,23 +63,25 @@ void bus_destroy(struct bus *bus)
 	pthread_mutex_destroy(&bus->write_lock);
 }
 
-/* Index of the first range whose end is above addr (any side). */
+/*
+ * Index of the first of t's first nr ranges that ends above addr, nr if
+ * none does (on either side).  Branch-free halving: one load and one
+ * compare a step.
+ */
 static unsigned int lower_bound(const struct bus_table *t, unsigned int nr,
 				u64 addr)
 {
-	unsigned int lo = 0, hi = nr;
+	const struct bus_range *r = t->ranges;
 
-	while (lo < hi) {
-		unsigned int mid = lo + (hi - lo) / 2;
-		const struct bus_range *r = &t->ranges[mid];
+	if (!nr)
+		return 0;
+	while (nr > 1) {
+		unsigned int half = nr / 2;
 
-		if (__atomic_load_n(&r->base, RELAXED) +
-		    __atomic_load_n(&r->len, RELAXED) <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
+		r = __atomic_load_n(&r[half - 1].end, RELAXED) <= addr ? r + half : r;
+		nr -= half;
 	}
-	return lo;
+	return (unsigned int)(r - t->ranges) + (__atomic_load_n(&r->end, RELAXED) <= addr);
 }
 
 /* Writer side: only writers store, and they hold write_lock. */
@@ -81,7 +99,7 @@ static void write_end(struct bus *bus)
 static void range_store(struct bus_range *dst, const struct bus_range *src)
 {
 	__atomic_store_n(&dst->base, src->base, RELAXED);
-	__atomic_store_n(&dst->len, src->len, RELAXED);
+	__atomic_store_n(&dst->end, src->end, RELAXED);
 	__atomic_store_n(&dst->fn, src->fn, RELAXED);
 	__atomic_store_n(&dst->opaque, src->opaque, RELAXED);
 	dst->name = src->name;	/* read by writers only */
@@ -137,7 +155,7 @@ int bus_register(struct bus *bus, u64 base, u64 len, bus_handler_fn fn,
 		 void *opaque, const char *name)
 {
 	const struct bus_range r = {
-		.base = base, .len = len, .fn = fn, .opaque = opaque, .name = name,
+		.base = base, .end = base + len, .fn = fn, .opaque = opaque, .name = name,
 	};
 	unsigned int i;
 	int ret = 0;
@@ -182,9 +200,11 @@ int bus_unregister(struct bus *bus, u64 base)
 
 /*
  * The range holding addr, copied out of a table no writer touched while
- * we read it; false if there is none.
+ * we read it, and the sequence count it was read at; false if there is
+ * none.
  */
-static bool lookup(struct bus *bus, u64 addr, struct bus_range *out)
+static bool lookup(struct bus *bus, u64 addr, struct bus_range *out,
+		   unsigned int *seq_out)
 {
 	for (;;) {
 		unsigned int seq = __atomic_load_n(&bus->seq, __ATOMIC_ACQUIRE);
@@ -204,27 +224,35 @@ static bool lookup(struct bus *bus, u64 addr, struct bus_range *out)
 				const struct bus_range *r = &t->ranges[i];
 
 				out->base = __atomic_load_n(&r->base, RELAXED);
-				out->len = __atomic_load_n(&r->len, RELAXED);
+				out->end = __atomic_load_n(&r->end, RELAXED);
 				out->fn = __atomic_load_n(&r->fn, RELAXED);
 				out->opaque = __atomic_load_n(&r->opaque, RELAXED);
-				found = out->base <= addr && addr - out->base < out->len;
+				found = out->base <= addr && addr < out->end;
 			}
 		}
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		if (__atomic_load_n(&bus->seq, RELAXED) == seq)
+		if (__atomic_load_n(&bus->seq, RELAXED) == seq) {
+			*seq_out = seq;
 			return found;
+		}
 	}
 }
 
 bool bus_dispatch(struct bus *bus, u64 addr, u8 *data, u32 len, bool is_write)
 {
-	struct bus_range r;
+	struct bus_hit *h = &last_hit;
+	unsigned int seq = __atomic_load_n(&bus->seq, __ATOMIC_ACQUIRE);
 
-	if (!lookup(bus, addr, &r)) {
-		if (!is_write)
-			memset(data, 0xff, len);
-		return false;
+	if (h->bus_id != bus->id || h->seq != seq ||
+	    addr < h->r.base || addr >= h->r.end) {
+		if (!lookup(bus, addr, &h->r, &h->seq)) {
+			h->bus_id = 0;
+			if (!is_write)
+				memset(data, 0xff, len);
+			return false;
+		}
+		h->bus_id = bus->id;
 	}
-	r.fn(r.opaque, addr - r.base, data, len, is_write);
+	h->r.fn(h->r.opaque, addr - h->r.base, data, len, is_write);
 	return true;
 }

@@ -22,13 +22,17 @@
  * called once more on another vCPU after its range was unregistered (the
  * lookup had finished before): its opaque must outlive the bus, as every
  * device's does today.
+ *
+ * Each thread remembers the range of its last dispatch (a vCPU tends to hit
+ * the same device again and again): the hit is reused while the bus's
+ * sequence count shows no edit since it was looked up.
  */
 typedef void (*bus_handler_fn)(void *opaque, u64 offset, u8 *data, u32 len,
 			       bool is_write);
 
 struct bus_range {
 	u64 base;
-	u64 len;
+	u64 end;	/* base + len: no range reaches 2^64 */
 	bus_handler_fn fn;
 	void *opaque;
 	const char *name;
@@ -43,6 +47,7 @@ struct bus_table {
 
 struct bus {
 	const char *name;
+	u64 id;				/* unique in the process: keys lookup caches */
 	pthread_mutex_t write_lock;	/* serialises register/unregister */
 	unsigned int seq;		/* odd while the table is being edited */
 	struct bus_table *table;
