@@ -205,7 +205,8 @@ static void handle_exit(struct kvm_cpu *cpu)
  */
 static void kick(struct kvm_cpu *cpu)
 {
-	WRITE_ONCE(cpu->run->immediate_exit, 1);
+	/* Ordered after the caller's kvm_vcpu_events_bump(): see vcpu_attend(). */
+	__atomic_store_n(&cpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&cpu->started, __ATOMIC_SEQ_CST))
 		pthread_kill(cpu->thread, SIG_VCPU_KICK);
 }
