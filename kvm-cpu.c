@@ -223,7 +223,8 @@ static void handle_exit(struct kvm_cpu *cpu)
  */
 static void kick(struct kvm_cpu *cpu)
 {
-	WRITE_ONCE(cpu->run->immediate_exit, 1);
+	/* Ordered after the caller's kvm_vcpu_events_bump(): see vcpu_attend(). */
+	__atomic_store_n(&cpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&cpu->started, __ATOMIC_SEQ_CST))
 		pthread_kill(cpu->thread, SIG_VCPU_KICK);
 }
@@ -254,6 +255,7 @@ int kvm_cpu_run_on(struct kvm_cpu *cpu, int (*fn)(struct kvm_cpu *, void *), voi
 	/* w outlives its use: we wait below until it is done or withdrawn. */
 	// cppcheck-suppress autoVariables
 	cpu->work = &w;
+	kvm_vcpu_events_bump(cpu->kvm);
 	kick(cpu);
 	while (!w.done && !kvm_stopping(cpu->kvm))
 		pthread_cond_wait(&cpu->work_done, &cpu->work_lock);
@@ -290,6 +292,7 @@ void kvm_cpus_pause(struct kvm *kvm)
 {
 	pthread_mutex_lock(&kvm->stop_lock);
 	__atomic_store_n(&kvm->paused, true, __ATOMIC_SEQ_CST);
+	kvm_vcpu_events_bump(kvm);
 	pthread_mutex_unlock(&kvm->stop_lock);
 	for (unsigned int i = 0; i < kvm->nr_cpus; i++)
 		kick(kvm->cpus[i]);
@@ -308,25 +311,51 @@ bool kvm_cpus_paused(struct kvm *kvm)
 	return READ_ONCE(kvm->paused);
 }
 
+/*
+ * Between two KVM_RUNs, when something may need this vCPU's attention
+ * (kvm->vcpu_events moved, or KVM_RUN was interrupted): work, pause, stop.
+ * Records the event count it acted on in *seen; false if the VM stops.
+ */
+static bool vcpu_attend(struct kvm_cpu *cpu, unsigned int *seen)
+{
+	/*
+	 * Clear before looking, so a later kick is not lost: a kicker bumps
+	 * the count before it sets immediate_exit, so either we see its bump
+	 * below or the next KVM_RUN returns at once and brings us back here.
+	 */
+	__atomic_store_n(&cpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+	*seen = __atomic_load_n(&cpu->kvm->vcpu_events, __ATOMIC_SEQ_CST);
+	do_pending_work(cpu);
+	if (READ_ONCE(cpu->kvm->paused))
+		wait_while_paused(cpu);
+	if (kvm_stopping(cpu->kvm))
+		return false;
+	boot_trace_mark(BOOT_FIRST_VCPU_RUN);
+	return true;
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct kvm_cpu *cpu = arg;
+	struct kvm *kvm = cpu->kvm;
+	unsigned int seen = 0;
+	bool attend = true;	/* the first pass always looks */
 	char name[16];
 
 	snprintf(name, sizeof(name), "vcpu%u", cpu->id);
 	pthread_setname_np(pthread_self(), name);
-	while (!kvm_stopping(cpu->kvm)) {
-		/* Clear before checking for work so a later kick is not lost. */
-		WRITE_ONCE(cpu->run->immediate_exit, 0);
-		do_pending_work(cpu);
-		if (READ_ONCE(cpu->kvm->paused))
-			wait_while_paused(cpu);
-		if (kvm_stopping(cpu->kvm))
-			break;
-		boot_trace_mark(BOOT_FIRST_VCPU_RUN);
+	for (;;) {
+		/* The common path: one load, nothing changed since last time. */
+		if (attend || __atomic_load_n(&kvm->vcpu_events, __ATOMIC_ACQUIRE) != seen) {
+			if (!vcpu_attend(cpu, &seen))
+				break;
+			attend = false;
+		}
 		if (ioctl(cpu->fd, KVM_RUN, 0) < 0) {
-			if (errno == EINTR || errno == EAGAIN)
+			if (errno == EINTR || errno == EAGAIN) {
+				attend = true;	/* a kick, or immediate_exit */
 				continue;
+			}
 			pr_err("vCPU %u: KVM_RUN: %s", cpu->id, strerror(errno));
 			dump_regs(cpu);
 			kvm_request_stop(cpu->kvm, VM_STOP_ERROR);

@@ -273,6 +273,7 @@ void kvm_request_stop(struct kvm *kvm, enum vm_stop_reason reason)
 	pthread_mutex_lock(&kvm->stop_lock);
 	if (kvm->stop_reason == VM_RUNNING) {
 		kvm->stop_reason = reason;
+		kvm_vcpu_events_bump(kvm);
 		pthread_cond_broadcast(&kvm->stop_cond);
 	}
 	pthread_mutex_unlock(&kvm->stop_lock);
@@ -284,6 +285,7 @@ void kvm_request_guest_exit(struct kvm *kvm, int exit_code)
 	if (kvm->stop_reason == VM_RUNNING) {
 		kvm->guest_exit_code = exit_code;
 		kvm->stop_reason = VM_STOP_GUEST_EXIT;
+		kvm_vcpu_events_bump(kvm);
 		pthread_cond_broadcast(&kvm->stop_cond);
 	}
 	pthread_mutex_unlock(&kvm->stop_lock);

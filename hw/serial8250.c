@@ -284,7 +284,7 @@ static void reg_write(struct uart8250 *u, unsigned int reg, u8 val,
 		write_mcr(u, val, d);
 		break;
 	case REG_SCR:
-		u->scr = val;
+		__atomic_store_n(&u->scr, val, __ATOMIC_RELAXED);
 		break;
 	default:
 		break;	/* LSR and MSR are read-only */
@@ -359,7 +359,35 @@ static u8 reg_read(struct uart8250 *u, unsigned int reg,
 	case REG_MSR:
 		return read_msr(u);
 	default:
-		return u->scr;
+		return __atomic_load_n(&u->scr, __ATOMIC_RELAXED);
+	}
+}
+
+/*
+ * Whether an access may change what update_irq() computes from (IER, FCR,
+ * MCR, the receive FIFO, LSR errors, MSR deltas, THRE state).  The line is
+ * brought up to date after every access that may, so after the others it
+ * is still right and need not be computed again.  Called before the access.
+ */
+static bool access_moves_irq(const struct uart8250 *u, unsigned int reg,
+			     bool is_write)
+{
+	bool dlab = u->lcr & LCR_DLAB;
+
+	switch (reg) {
+	case REG_RBR_THR:
+		return !dlab;			/* THR write, RBR pop; not DLL */
+	case REG_IER:
+		return !dlab && is_write;	/* not DLM, not IER reads */
+	case REG_IIR_FCR:
+		return true;
+	case REG_MCR:
+		return is_write;
+	case REG_LSR:
+	case REG_MSR:
+		return !is_write;		/* reads clear errors / deltas */
+	default:
+		return false;			/* LCR, SCR */
 	}
 }
 
@@ -388,10 +416,11 @@ static void run_deferred(struct uart8250 *u, const struct uart_deferred *d)
  * accesses to consecutive ports.  Bytes beyond the 8 registers read as
  * 0xff and are dropped on writes.
  */
-void uart8250_io(void *opaque, u64 offset, u8 *data, u32 len, bool is_write)
+static void uart_io_locked(struct uart8250 *u, u64 offset, u8 *data, u32 len,
+			   bool is_write)
 {
-	struct uart8250 *u = opaque;
 	struct uart_deferred d = { .nr_tx = 0 };
+	bool moves_irq = false;
 
 	if (len > 8)
 		len = 8;
@@ -404,14 +433,35 @@ void uart8250_io(void *opaque, u64 offset, u8 *data, u32 len, bool is_write)
 				data[i] = 0xff;
 			continue;
 		}
+		moves_irq |= access_moves_irq(u, reg, is_write);
 		if (is_write)
 			reg_write(u, reg, data[i], &d);
 		else
 			data[i] = reg_read(u, reg, &d);
 	}
-	update_irq(u);
+	if (moves_irq)
+		update_irq(u);
 	pthread_mutex_unlock(&u->lock);
 	run_deferred(u, &d);
+}
+
+void uart8250_io(void *opaque, u64 offset, u8 *data, u32 len, bool is_write)
+{
+	struct uart8250 *u = opaque;
+
+	/*
+	 * The scratch register is the guest's own byte, tied to nothing else:
+	 * a lone access to it needs neither the lock nor the interrupt line
+	 * (an atomic byte, also where the locked path touches it).
+	 */
+	if (offset == REG_SCR && len == 1) {
+		if (is_write)
+			__atomic_store_n(&u->scr, data[0], __ATOMIC_RELAXED);
+		else
+			data[0] = __atomic_load_n(&u->scr, __ATOMIC_RELAXED);
+		return;
+	}
+	uart_io_locked(u, offset, data, len, is_write);
 }
 
 static size_t rx_space_locked(struct uart8250 *u)

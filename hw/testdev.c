@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lkvm/kvm.h"
 #include "lkvm/log.h"
@@ -16,7 +17,7 @@ struct testdev {
 	struct kvm *kvm;
 	pthread_mutex_t lock;
 	u32 scratch;
-	u64 data;
+	u8 data[8];	/* the DATA register, little-endian */
 	u32 last;
 	u32 count;
 };
@@ -67,18 +68,14 @@ static bool pio_access(struct testdev *td, u64 offset, u8 *data, u32 len,
 	return false;
 }
 
+/* The caller checked offset + len <= 8. */
 static void data_reg_access(struct testdev *td, u64 offset, u8 *data,
 			    u32 len, bool is_write)
 {
-	for (u32 i = 0; i < len; i++) {
-		unsigned int shift = 8 * (unsigned int)(offset + i);
-
-		if (is_write)
-			td->data = (td->data & ~((u64)0xff << shift)) |
-				   ((u64)data[i] << shift);
-		else
-			data[i] = (u8)(td->data >> shift);
-	}
+	if (is_write)
+		memcpy(td->data + offset, data, len);
+	else
+		memcpy(data, td->data + offset, len);
 }
 
 /* Called with td->lock held; true if the access was to EXIT. */

@@ -14,6 +14,8 @@ PACKAGES=(
 	lz4 gdb
 	# sanitizer builds of the unit tests, libFuzzer; iasl checks ACPI tables
 	clang libclang-rt-14-dev acpica-tools
+	# bench/pio-exit.sh: instructions per exit under callgrind
+	valgrind
 	# arm64: cross build (multiarch libraries) and the nested-arm64 tier;
 	# its kernel and busybox are fetched by tests/nested/lib.sh
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-arm device-tree-compiler

@@ -44,6 +44,12 @@ struct kvm {
 	enum vm_stop_reason stop_reason;
 	int guest_exit_code;	/* with VM_STOP_GUEST_EXIT */
 	bool paused;		/* under stop_lock; vCPUs wait on stop_cond */
+	/*
+	 * Bumped (kvm_vcpu_events_bump) after each change a vCPU thread must
+	 * act on between two KVM_RUNs: a stop, a pause, work handed to a
+	 * vCPU.  The run loop's common path is one load of it.
+	 */
+	unsigned int vcpu_events;
 
 	bool msi_devid;		/* MSIs carry the PCI requester id (arm64 ITS) */
 	void *arch;		/* per-architecture state */
@@ -88,6 +94,12 @@ int kvm_ioeventfd(struct kvm *kvm, u64 addr, u32 len, bool pio, int fd,
 void kvm_request_stop(struct kvm *kvm, enum vm_stop_reason reason);
 void kvm_request_guest_exit(struct kvm *kvm, int exit_code);
 bool kvm_stopping(struct kvm *kvm);
+
+/* After the change is stored; a vCPU that sees the new count sees it too. */
+static inline void kvm_vcpu_events_bump(struct kvm *kvm)
+{
+	__atomic_add_fetch(&kvm->vcpu_events, 1, __ATOMIC_SEQ_CST);
+}
 
 /* Host pointer for a guest physical range inside RAM, or NULL. */
 static inline void *kvm_gpa_to_hva(struct kvm *kvm, u64 gpa, u64 len)

@@ -69,7 +69,7 @@ struct uart8250 {
 	u8 mcr;
 	u8 lsr_errors;	/* sticky OE/PE/FE/BI, cleared by reading LSR */
 	u8 msr;
-	u8 scr;
+	u8 scr;		/* atomic: a lone SCR access takes no lock */
 	u8 dll, dlm;
 	bool thre_pending;
 	bool thre_deferred;	/* THR written: THRE waits for an IIR/LSR read */

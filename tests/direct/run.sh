@@ -13,7 +13,7 @@ set -u
 TIER=direct
 . "$(dirname "$0")/lib.sh" "$@"
 
-CASES="hello exitcode exitdev probe reset dispatch longmode smp triple triple-reboot pio-loop
+CASES="hello exitcode exitdev probe reset dispatch longmode smp triple triple-reboot pio-loop mmio-loop
 	missing-kernel unknown-option timeout sigterm console-pty boot-trace
 	elf-without-pvh-note sandbox-threads no-sandbox-threads sandbox-violation"
 
@@ -163,6 +163,11 @@ case_triple-reboot() {
 case_pio-loop() {
 	run_guest pio-loop-1k --test-device || return
 	expect pio-loop 0 '^pio-loop: done$'
+}
+
+case_mmio-loop() {
+	run_guest mmio-loop-1k --test-device || return
+	expect mmio-loop 0 '^mmio-loop: done$'
 }
 
 # lkvm's own behaviour on bad input.

@@ -517,6 +517,104 @@ static void test_access_widths(void)
 	CHECK_EQ(rd(IER), 'k' & 0x0f);
 }
 
+/*
+ * The line is recomputed only after accesses that can move it: after any
+ * access, a forced full recomputation (an empty push) must not change it.
+ * A pseudo-random walk over every register, both directions, DLAB on and
+ * off, loopback and OUT2, with input arriving now and then.
+ */
+static void test_line_current_after_every_access(void)
+{
+	u32 x = 12345;
+	unsigned int stale = 0;
+	u8 dummy = 0;
+
+	setup();
+	for (int i = 0; i < 20000; i++) {
+		unsigned int reg, before;
+		u8 val;
+
+		x = x * 1103515245 + 12345;
+		reg = (x >> 8) & 7;
+		val = (u8)(x >> 16);
+		if (reg == MCR)
+			val &= 0x1f;
+		if (reg == LCR)
+			val &= 0x80;	/* DLAB on or off, nothing else matters */
+		if ((x >> 28) == 0)
+			uart8250_rx_push(&uart, &val, 1);
+		else if ((x >> 24) & 1)
+			wr(reg, val);
+		else
+			rd(reg);
+		before = out.irq_changes;
+		uart8250_rx_push(&uart, &dummy, 0);
+		if (out.irq_changes != before)
+			stale++;
+	}
+	CHECK_EQ(stale, 0);
+	CHECK(out.rises > 0);	/* the walk did raise the line */
+}
+
+/* SCR: a lone byte on the lock-free path, and inside a wider access. */
+static void test_scratch_register(void)
+{
+	u8 data[2];
+
+	setup();
+	wr(MCR, 0x08);
+	wr(IER, 0x02);		/* THRE pending: the line is up */
+	CHECK_EQ(out.level, 1);
+	for (unsigned int v = 0; v < 256; v++) {
+		wr(SCR, (u8)v);
+		CHECK_EQ(rd(SCR), v);
+	}
+	CHECK_EQ(out.irq_changes, 1);	/* SCR never touched the line */
+	CHECK_EQ(out.level, 1);
+	wr(SCR, 0x3c);
+	uart8250_io(&uart, 6, data, 2, false);	/* MSR then SCR, locked */
+	CHECK_EQ(data[1], 0x3c);
+	data[0] = 0;
+	data[1] = 0xc3;
+	uart8250_io(&uart, 6, data, 2, true);	/* MSR ignored, SCR */
+	CHECK_EQ(rd(SCR), 0xc3);
+	/* DLAB does not hide SCR. */
+	wr(LCR, 0x80);
+	CHECK_EQ(rd(SCR), 0xc3);
+	wr(LCR, 0x03);
+}
+
+/* Lock-free SCR writes beside locked accesses on another thread. */
+static volatile bool scr_stop;
+
+static void *scr_writer(void *arg)
+{
+	for (unsigned int i = 0; !scr_stop; i++)
+		wr(SCR, (u8)(i & 1 ? 0x55 : 0xaa));
+	return NULL;
+}
+
+static void test_scratch_concurrent(void)
+{
+	pthread_t t;
+	unsigned int bad = 0;
+	u8 data[2];
+
+	setup();
+	scr_stop = false;
+	pthread_create(&t, NULL, scr_writer, NULL);
+	for (int i = 0; i < 100000; i++) {
+		uart8250_io(&uart, 6, data, 2, false);
+		if (data[1] != 0x55 && data[1] != 0xaa && data[1] != 0)
+			bad++;
+		if (data[0] != 0xb0)
+			bad++;
+	}
+	scr_stop = true;
+	pthread_join(t, NULL);
+	CHECK_EQ(bad, 0);
+}
+
 /* A host thread pushes while a "vCPU" drains: order kept, nothing lost. */
 #define STRESS_BYTES 20000
 
@@ -614,6 +712,9 @@ int main(void)
 	RUN(test_rx_backpressure);
 	RUN(test_access_widths);
 	RUN(test_concurrent_rx);
+	RUN(test_line_current_after_every_access);
+	RUN(test_scratch_register);
+	RUN(test_scratch_concurrent);
 	RUN(test_register_glue);
 	return unit_summary();
 }
