@@ -244,6 +244,12 @@ static void test_features_and_config(void)
 	CHECK_EQ(le32toh(c.seg_max), VIRTIO_BLK_QUEUE_SIZE - 2);
 	CHECK(le32toh(c.size_max) >= 4096);
 	CHECK_EQ(le32toh(c.blk_size), 512);
+	/* Topology: 512-byte physical blocks, 1 MiB requests are best. */
+	CHECK(f & F(VIRTIO_BLK_F_TOPOLOGY));
+	CHECK_EQ(c.physical_block_exp, 0);
+	CHECK_EQ(c.alignment_offset, 0);
+	CHECK_EQ(le16toh(c.min_io_size), 1);
+	CHECK_EQ(le32toh(c.opt_io_size), 2048);
 	CHECK_EQ(le16toh(c.num_queues), 2);
 	CHECK(le32toh(c.max_discard_sectors) > 0);
 	CHECK(le32toh(c.max_discard_seg) > 0);
@@ -307,7 +313,7 @@ static void check_read_write(const char *opts)
 	CHECK(__atomic_load_n(&queue_signals, __ATOMIC_SEQ_CST) > 0);
 }
 
-static void test_read_write_libaio(void)
+static void test_read_write_buffered(void)
 {
 	check_read_write("");
 }
@@ -778,7 +784,7 @@ int main(void)
 	vm_init();
 	RUN(test_features_and_config);
 	RUN(test_get_id);
-	RUN(test_read_write_libaio);
+	RUN(test_read_write_buffered);
 	RUN(test_read_write_sync_backend);
 	RUN(test_read_write_direct);
 	RUN(test_any_framing);
