@@ -77,20 +77,30 @@ bc_kvm() {
 	done | tr '\n' ' '
 }
 
-# Passes the VMM's output on; at each marker line, takes KVM's counters.
+# CPU time of the VMM process in clock ticks: guest (its vCPUs in L2),
+# user (its own code, guest time excluded) and system.
+bc_cpu() {
+	pid=$(cat /tmp/blkcmp.pid 2>/dev/null || pidof lkvm | cut -d" " -f1)
+	[ -n "$pid" ] && [ -r /proc/$pid/stat ] || { echo "0 0 0"; return; }
+	sed 's/.*) //' /proc/$pid/stat | awk '{ print $41, $12 - $41, $13 }'
+}
+
+# Passes the VMM's output on; at each marker line, takes KVM's counters
+# and the VMM's CPU time.
 bc_watch() {
 	vmm=$1
 	while IFS= read -r line; do
 		case $line in
 		*BLKCMP-BEGIN*)
-			set -- $(bc_kvm)
-			e0=$1 io0=$2 mm0=$3 inj0=$4 h0=$5 ;;
+			set -- $(bc_kvm) $(bc_cpu)
+			e0=$1 io0=$2 mm0=$3 inj0=$4 h0=$5 g0=$6 u0=$7 s0=$8 ;;
 		*BLKCMP-FIN*)
 			t=${line#*BLKCMP-FIN }
 			t=${t%% *}
-			set -- $(bc_kvm)
+			set -- $(bc_kvm) $(bc_cpu)
 			echo "BLKCMP-KVM vmm=$vmm test=$t exits=$(($1 - e0)) io=$(($2 - io0))" \
-				"mmio=$(($3 - mm0)) inj=$(($4 - inj0)) halt=$(($5 - h0))" ;;
+				"mmio=$(($3 - mm0)) inj=$(($4 - inj0)) halt=$(($5 - h0))" \
+				"guest_t=$(($6 - g0)) user_t=$(($7 - u0)) sys_t=$(($8 - s0))" ;;
 		*BLKCMP-DONE*)
 			# QEMU microvm may hang at reset under nested KVM: end it.
 			[ -f /tmp/blkcmp.pid ] && (sleep 3; kill -9 "$(cat /tmp/blkcmp.pid)") 2>/dev/null & ;;

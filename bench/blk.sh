@@ -206,6 +206,8 @@ compare_report() {
 	/BLKCMP-KVM/ {
 		for (i = 1; i <= NF; i++) { split($i, kv, "="); g[kv[1]] = kv[2] }
 		ex[g["vmm"], g["test"]] += g["exits"]
+		gt[g["vmm"], g["test"]] += g["guest_t"]; ut[g["vmm"], g["test"]] += g["user_t"]
+		st[g["vmm"], g["test"]] += g["sys_t"]
 	}
 	function avg(v, t) { return cnt[v, t] ? sum[v, t] / cnt[v, t] : 0 }
 	function per(x, v, t) { return mbs[v, t] ? sprintf("%.0f", x / mbs[v, t]) : "-" }
@@ -218,6 +220,19 @@ compare_report() {
 				(bad["lkvm", t] || bad["qemu", t]) ? "  (failed runs: lkvm " bad["lkvm", t]+0 " qemu " bad["qemu", t]+0 ")" : ""
 		}
 		print "(seq*/dd*: MB/s; rand4k*: IOPS; means over the rounds that completed)"
+		print ""
+		print "L1 CPU time of each VMM process per MB (ms): guest (vCPUs in L2) / VMM user / system"
+		printf "%-14s %22s %22s\n", "test", "lkvm", "qemu"
+		for (k = 1; k <= n; k++) {
+			t = name[k]; line = sprintf("%-14s", t)
+			for (j = 0; j < 2; j++) {
+				v = j ? "qemu" : "lkvm"
+				line = line sprintf(" %22s", mbs[v, t] ? sprintf("%.1f / %.1f / %.1f",
+					gt[v, t] * 10 / mbs[v, t], ut[v, t] * 10 / mbs[v, t],
+					st[v, t] * 10 / mbs[v, t]) : "-")
+			}
+			print line
+		}
 	}' "$c"
 	grep -o 'BLKCMP-ERROR.*' "$c" | head -n 5
 	for v in lkvm qemu; do
