@@ -60,10 +60,10 @@ int disk_aio_submit(struct disk_aio *aio, struct disk_req *req);
 int disk_aio_unplug(struct disk_aio *aio);
 
 /*
- * Helper threads for the synchronous batch path (disk/pool.c): when a
- * batch of reads and writes of a concurrent format covers at least
- * DISK_POOL_MIN_BYTES, up to nr_helpers threads run requests of it beside
- * the caller; disk_pool_run() returns once every request has completed.
+ * Helper threads for the synchronous batch path (disk/pool.c): when the
+ * reads of a batch of a concurrent format cover at least
+ * DISK_POOL_MIN_BYTES, up to nr_helpers threads run them beside the
+ * caller; disk_pool_run() returns once every request has completed.
  */
 #define DISK_POOL_MAX 3
 #define DISK_POOL_MIN_BYTES (256u << 10)

@@ -6,10 +6,15 @@
  * the other.  A virtqueue's batch of large requests (1 MiB sequential
  * reads at a deep queue) is then limited by one thread's copy speed while
  * other host CPUs sit idle.  disk_pool_run() lets up to DISK_POOL_MAX
- * helper threads take requests of the batch while the caller takes them
+ * helper threads take reads of the batch while the caller takes them
  * too, and returns when all are complete: the device still sees the whole
  * batch done by the time disk_unplug() returns, so it publishes the used
  * entries and decides about one interrupt for the batch, as before.
+ *
+ * Only reads are shared: buffered writes to one file serialise on its
+ * inode lock in the kernel (tmpfs, ext4), so a second writer would only
+ * spin on it.  The caller runs a batch's writes and flushes itself, then
+ * joins the helpers on its reads.
  *
  * Small batches are not worth a wake-up: they run on the caller alone.
  * One batch at a time: a second caller (another virtqueue's thread) that
@@ -110,15 +115,25 @@ static void start_helpers(struct disk_pool *p)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-static bool worth_helpers(struct disk_req **batch, unsigned int n)
+/* The reads of batch, in order, into reads; how many there are. */
+static unsigned int collect_reads(struct disk_req **batch, unsigned int n, struct disk_req **reads)
+{
+	unsigned int nr = 0;
+
+	for (unsigned int i = 0; i < n; i++)
+		if (batch[i]->type == DISK_REQ_READ)
+			reads[nr++] = batch[i];
+	return nr;
+}
+
+static bool worth_helpers(struct disk_req **reads, unsigned int n)
 {
 	u64 bytes = 0;
 
 	if (n < 2)
 		return false;
 	for (unsigned int i = 0; i < n && bytes < DISK_POOL_MIN_BYTES; i++)
-		if (batch[i]->type == DISK_REQ_READ || batch[i]->type == DISK_REQ_WRITE)
-			bytes += (u64)disk_iov_length(batch[i]->iov, batch[i]->iovcnt);
+		bytes += (u64)disk_iov_length(reads[i]->iov, reads[i]->iovcnt);
 	return bytes >= DISK_POOL_MIN_BYTES;
 }
 
@@ -128,32 +143,52 @@ static void run_alone(struct disk_pool *p, struct disk_req **batch, unsigned int
 		disk_req_run_sync(p->d, batch[i]);
 }
 
+/* The requests of batch other than reads, in their order. */
+static void run_others(struct disk_pool *p, struct disk_req **batch, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		if (batch[i]->type != DISK_REQ_READ)
+			disk_req_run_sync(p->d, batch[i]);
+}
+
 void disk_pool_run(struct disk_pool *p, struct disk_req **batch, unsigned int n)
 {
-	struct disk_req *req;
+	struct disk_req **reads, *req;
+	unsigned int nr_reads;
 
-	if (!p->nr_helpers || !worth_helpers(batch, n) || pthread_mutex_trylock(&p->run_lock)) {
+	reads = p->nr_helpers && n > 1 ? malloc(n * sizeof(*reads)) : NULL;
+	if (!reads) {
+		run_alone(p, batch, n);
+		return;
+	}
+	nr_reads = collect_reads(batch, n, reads);
+	if (!worth_helpers(reads, nr_reads) || pthread_mutex_trylock(&p->run_lock)) {
+		free(reads);
 		run_alone(p, batch, n);
 		return;
 	}
 	start_helpers(p);
 	pthread_mutex_lock(&p->lock);
-	p->batch = batch;
-	p->nr = n;
+	p->batch = reads;
+	p->nr = nr_reads;
 	p->next = 0;
 	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->lock);
+	run_others(p, batch, n);
+	pthread_mutex_lock(&p->lock);
 	while ((req = take(p))) {
 		pthread_mutex_unlock(&p->lock);
 		disk_req_run_sync(p->d, req);
 		pthread_mutex_lock(&p->lock);
 	}
-	/* All taken; the batch array must outlive the helpers' last look. */
+	/* All taken; the array must outlive the helpers' last look. */
 	while (p->busy)
 		pthread_cond_wait(&p->idle, &p->lock);
 	p->batch = NULL;
 	p->nr = p->next = 0;
 	pthread_mutex_unlock(&p->lock);
 	pthread_mutex_unlock(&p->run_lock);
+	free(reads);
 }
 
 void disk_pool_destroy(struct disk_pool *p)
