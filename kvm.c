@@ -63,37 +63,12 @@ static void check_caps(int sys_fd)
 			    kvm_arch_required_cap_names[i]);
 }
 
-/*
- * KVM maps guest RAM with huge pages in the second-level page tables (NPT,
- * EPT, stage 2) only where the host address and the guest-physical one
- * agree modulo the huge page size, and transparent huge pages only fill
- * aligned ranges: without a 2 MiB-aligned start every guest access walks
- * and caches 4 KiB translations, which a nested or emulated host pays for
- * on every TLB miss.  Over-allocate, then trim to an aligned start.
- */
-#define RAM_HOST_ALIGN MiB(2)
-
-static void *mmap_aligned(size_t size, size_t align)
-{
-	size_t slack = size + align;
-	u8 *p = mmap(NULL, slack, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	u8 *start;
-
-	if (p == MAP_FAILED)
-		return MAP_FAILED;
-	start = (u8 *)ALIGN_UP((uintptr_t)p, align);
-	if (start > p)
-		munmap(p, (size_t)(start - p));
-	munmap(start + size, (size_t)(p + slack - (start + size)));
-	return start;
-}
-
 static void map_guest_ram(struct kvm *kvm)
 {
 	kvm->ram_size = MiB(kvm->cfg->ram_mib);
 	kvm->ram_map_size = kvm->ram_size;
-	kvm->ram_start = mmap_aligned(kvm->ram_map_size, RAM_HOST_ALIGN);
+	kvm->ram_start = mmap(NULL, kvm->ram_map_size, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (kvm->ram_start == MAP_FAILED)
 		die("cannot allocate %llu MiB of guest RAM: %s: use a smaller -m",
 		    (unsigned long long)kvm->cfg->ram_mib, strerror(errno));
