@@ -1,41 +1,59 @@
 #!/bin/bash
-# Block I/O inside a real Linux guest for lkvm's disk back ends.
+# Block I/O inside a real Linux guest: lkvm against QEMU microvm, and
+# lkvm's disk back ends against each other.
 #
 # Runs in the nested harness (tests/nested): one L1 boot under QEMU/TCG
-# with KVM inside; lkvm boots the L2 guest once per back end with one image
-# in L1's /tmp (tmpfs) as /dev/vda, and bench/blk-bench.c (built static
-# into both L1 and L2) measures with O_DIRECT and Linux native AIO:
-#   seq write   1 MiB writes over the whole image, 4 in flight
-#   seq read    1 MiB reads over the whole image, 4 in flight
-#   4k rand     4 KiB reads at random offsets, 1 and 16 in flight
-# Back ends: raw-libaio (the default for raw images), raw-sync (,sync:
-# preadv/pwritev on the queue's thread), qcow2 (qemu-img create; lkvm's
-# qcow2 has no async engine of its own, ,sync makes no difference).  The
-# last row is the limit: the same measurements in L1 on the raw image file
-# itself (tmpfs has no O_DIRECT in this kernel, so that is page-cache
-# speed).  Absolute numbers are those of a guest under KVM under TCG on a
-# shared machine: compare rows with each other, not with bare metal.
+# with KVM inside.  Comparison (the default): rounds of one L2 boot with
+# lkvm and one with QEMU 7.2 `-M microvm -cpu host` (order alternating per
+# round), same kernel, initramfs, -c/-smp, -m 512, one virtio-blk disk on
+# a fresh 300 MiB raw image in L1's tmpfs (both buffered, as each VMM
+# defaults).  In each boot the guest runs:
+#   dd-read       dd if=/dev/vda of=/dev/null bs=1M after drop_caches
+#   dd-write      dd if=/dev/zero of=/dev/vda bs=1M conv=fsync
+#   seqread/seqwrite-qd1/qd32   1 MiB O_DIRECT AIO (bench/blk-bench.c)
+#   rand4k-qd1/qd16/qd32        4 KiB O_DIRECT random reads
+# (fio is not staged into L2; blk-bench is the static AIO stand-in.)  For
+# each test it prints the figure of each VMM (mean over rounds) and the
+# ratio lkvm/QEMU, plus KVM exits per MB (L1's debugfs counters, taken
+# when the guest's begin/end lines arrive) and the guest's interrupts of
+# the disk per MB (/proc/interrupts in L2); and the request limits each
+# guest sees (/sys/block/vda/queue) and the features it negotiated.
 #
-# usage: bench/blk.sh [--lkvm PATH] [--mib N] [--secs N] [--modes LIST]
-#   --mib N       image size in MiB (default 256)
-#   --secs N      time limit of each measurement (default 10)
-#   --modes LIST  back ends (default: raw-libaio raw-sync qcow2)
-# Needs qemu-img in L1 for qcow2 (tests/nested/lib.sh stages it).  Not
-# part of the test suite.  Exit status 77: the harness cannot run here.
+# Back ends (--backends): the older table of raw-libaio, raw-sync and qcow2
+# with blk-bench, and the same on L1's file (the limit).
+#
+# usage: bench/blk.sh [--lkvm PATH] [--l1-cpus 1|2] [--cpus N] [--rounds N]
+#                     [--mib N] [--secs N] [--backends LIST] [--no-compare]
+#   --l1-cpus N    L1's CPUs (default 2)
+#   --cpus N       L2 vCPUs of both VMMs (default 2)
+#   --rounds N     boots per VMM (default 2)
+#   --mib N        MiB per sequential test (default 256, at most 280)
+#   --secs N       time limit of each blk-bench test (default 5)
+#   --backends L   also the back-end table (raw-libaio raw-sync qcow2)
+#   --no-compare   only the back-end table
+# Not part of the test suite.  Exit status 77: the harness cannot run here.
 
 set -u
 . "$(dirname "$0")/../tests/nested/lib.sh"
 
 lkvm=$REPO_DIR/lkvm
 mib=256
-secs=10
-modes="raw-libaio raw-sync qcow2"
+secs=5
+modes=
+compare=1
+l1_cpus=2
+cpus=2
+rounds=2
 while [ $# -gt 0 ]; do
 	case $1 in
 	--lkvm) lkvm=$2; shift ;;
 	--mib) mib=$2; shift ;;
 	--secs) secs=$2; shift ;;
-	--modes) modes=$2; shift ;;
+	--modes|--backends) modes=$2; shift ;;
+	--l1-cpus) l1_cpus=$2; shift ;;
+	--cpus) cpus=$2; shift ;;
+	--rounds) rounds=$2; shift ;;
+	--no-compare) compare=0 ;;
 	-h|--help) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) nested_die "unknown option $1 (see --help)" ;;
 	esac
@@ -43,6 +61,12 @@ while [ $# -gt 0 ]; do
 done
 [[ $mib =~ ^[1-9][0-9]*$ ]] || nested_die "--mib needs a positive number"
 [[ $secs =~ ^[1-9][0-9]*$ ]] || nested_die "--secs needs a positive number"
+[[ $l1_cpus =~ ^[12]$ ]] || nested_die "--l1-cpus is 1 or 2"
+[[ $cpus =~ ^[1-9]$ ]] || nested_die "--cpus needs a number 1-9"
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || nested_die "--rounds needs a positive number"
+[ "$compare" = 1 ] && [ "$mib" -gt 280 ] && nested_die "--mib: at most 280 (300 MiB image)"
+[ "$compare" = 1 ] || [ -n "$modes" ] || nested_die "--no-compare needs --backends"
+export LKVM_NESTED_L1_SMP=$l1_cpus
 [ -x "$lkvm" ] || nested_die "lkvm binary '$lkvm' not found (run make first)"
 for m in $modes; do
 	case $m in raw-libaio|raw-sync|qcow2) ;; *) nested_die "unknown mode '$m'" ;; esac
@@ -131,19 +155,96 @@ for m in $modes; do
 	cases="$cases blkbench-$m"
 done
 
-build_l2_initramfs "$work/l2.cpio.gz" "$work" || nested_die "L2 initramfs"
-build_l1_initramfs "$work/l1.cpio" "$work" suite "$lkvm" "$work/l2.cpio.gz" \
-	"L1_CASES='$cases'" || nested_die "L1 initramfs"
+if [ "$compare" = 1 ]; then
+	{
+		echo "BC_CPUS=$cpus BC_ROUNDS=$rounds BC_MIB=$mib BC_SECS=$secs"
+		cat "$REPO_DIR/bench/blk-compare-case.sh"
+	} > "$NESTED_DIR/cases/blkcmp.sh"
+	cases="blkcmp $cases"
+fi
 
-echo "blk-bench: kernel $KREL, ${mib} MiB images in L1's tmpfs, ${secs} s per measurement," \
-	"back ends: $modes"
-run_l1_batch "$work/l1.cpio" "$work/raw.log" $((150 + $(wc -w <<< "$modes") * 415))
+build_l2_initramfs "$work/l2.cpio.gz" "$work" || nested_die "L2 initramfs"
+REFERENCE_QEMU=$compare build_l1_initramfs "$work/l1.cpio" "$work" suite "$lkvm" \
+	"$work/l2.cpio.gz" "L1_CASES='$cases'" || nested_die "L1 initramfs"
+
+echo "blk-bench: kernel $KREL, L1 on $l1_cpus CPU(s), L2 -c $cpus -m 512," \
+	"${mib} MiB per sequential test, ${secs} s per blk-bench test," \
+	"${compare:+lkvm vs QEMU microvm x$rounds rounds}${modes:+, back ends: $modes}"
+limit=$((150 + $(wc -w <<< "$modes") * 415))
+[ "$compare" = 1 ] && limit=$((limit + rounds * 2 * (200 + 10 * secs)))
+[ "$l1_cpus" = 1 ] && limit=$((limit * 3 / 2))
+run_l1_batch "$work/l1.cpio" "$work/raw.log" "$limit"
 clean_console_log "$work/raw.log" > "$work/console.log"
 log=${TMPDIR:-/tmp}/lkvm-blkbench-console.log
 cp "$work/raw.log" "$log"
 grep -q '@@LKVM-L1 kvm=ok@@' "$work/console.log" ||
 	nested_skip "L1 did not boot or has no /dev/kvm; log: $log"
 
+# ---- the comparison ----
+compare_report() {
+	local c=$work/blkcmp.log
+	awk -v b="@@LKVM-BEGIN blkcmp@@" -v e="@@LKVM-END blkcmp@@" '
+		index($0, e) { on = 0 } on { print } index($0, b) { on = 1 }' \
+		"$work/console.log" > "$c"
+	grep -o 'BLKCMP-NOTE.*' "$c" | sort -u
+	grep -o 'BLKCMP-L1 .*' "$c" | head -n1
+	# The guest's view of the disk, per VMM (first boot of each).
+	awk '/BLKCMP-VMM / { v = $2 } /BLKCMP-CONF/ && !seen[v]++ {
+		sub(/.*BLKCMP-CONF /, ""); print "  " v ": " $0 }' "$c"
+	printf '%-14s %10s %10s %7s %11s %11s %10s %10s\n' test lkvm qemu ratio \
+		"exits/MB l" "exits/MB q" "irqs/MB l" "irqs/MB q"
+	awk '
+	/BLKCMP-VMM / { v = $2 }
+	/BLKCMP-RESULT/ {
+		for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+		t = f["test"]; if (!(t in order)) { order[t] = ++n; name[n] = t }
+		if (f["rc"] != 0 || f["ms"] <= 0) { bad[v, t]++; next }
+		mb = f["bytes"] / 1e6
+		fig = (t ~ /^rand/) ? f["iops"] : mb * 1000 / f["ms"]
+		sum[v, t] += fig; cnt[v, t]++; irq[v, t] += f["irqs"]; mbs[v, t] += mb
+	}
+	/BLKCMP-KVM/ {
+		for (i = 1; i <= NF; i++) { split($i, kv, "="); g[kv[1]] = kv[2] }
+		ex[g["vmm"], g["test"]] += g["exits"]
+		gt[g["vmm"], g["test"]] += g["guest_t"]; ut[g["vmm"], g["test"]] += g["user_t"]
+		st[g["vmm"], g["test"]] += g["sys_t"]
+	}
+	function avg(v, t) { return cnt[v, t] ? sum[v, t] / cnt[v, t] : 0 }
+	function per(x, v, t) { return mbs[v, t] ? sprintf("%.0f", x / mbs[v, t]) : "-" }
+	END {
+		for (k = 1; k <= n; k++) {
+			t = name[k]; l = avg("lkvm", t); q = avg("qemu", t)
+			printf "%-14s %10.1f %10.1f %6.2fx %11s %11s %10s %10s%s\n", t, l, q,
+				q ? l / q : 0, per(ex["lkvm", t], "lkvm", t), per(ex["qemu", t], "qemu", t),
+				per(irq["lkvm", t], "lkvm", t), per(irq["qemu", t], "qemu", t),
+				(bad["lkvm", t] || bad["qemu", t]) ? "  (failed runs: lkvm " bad["lkvm", t]+0 " qemu " bad["qemu", t]+0 ")" : ""
+		}
+		print "(seq*/dd*: MB/s; rand4k*: IOPS; means over the rounds that completed)"
+		print ""
+		print "L1 CPU time of each VMM process per MB (ms, 10 ms ticks): guest (vCPUs in L2) / VMM user / system"
+		printf "%-14s %22s %22s\n", "test", "lkvm", "qemu"
+		for (k = 1; k <= n; k++) {
+			t = name[k]; line = sprintf("%-14s", t)
+			for (j = 0; j < 2; j++) {
+				v = j ? "qemu" : "lkvm"
+				# Guest time is sampled apart from user time: clamp the
+				# difference of two tick counts at 0.
+				u = ut[v, t] > 0 ? ut[v, t] : 0
+				line = line sprintf(" %22s", mbs[v, t] ? sprintf("%.1f / %.1f / %.1f",
+					gt[v, t] * 10 / mbs[v, t], u * 10 / mbs[v, t],
+					st[v, t] * 10 / mbs[v, t]) : "-")
+			}
+			print line
+		}
+	}' "$c"
+	grep -o 'BLKCMP-ERROR.*' "$c" | head -n 5
+	for v in lkvm qemu; do
+		echo "$v: $(grep -c "BLKCMP-VMM $v" "$c") boots, $(grep -c "BLKCMP-DONE" <(awk -v v="$v" \
+			'/BLKCMP-VMM / { cur = $2 } cur == v' "$c")) completed"
+	done
+}
+[ "$compare" = 1 ] && compare_report
+[ -n "$modes" ] || { echo "(L1 console log: $log)"; exit 0; }
 # FIELD of the result line of TEST (e.g. "randread qd=16") in case C
 # measured WHERE (guest or l1).
 field() {

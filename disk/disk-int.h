@@ -59,4 +59,18 @@ void disk_aio_destroy(struct disk_aio *aio);	/* nothing may be in flight */
 int disk_aio_submit(struct disk_aio *aio, struct disk_req *req);
 int disk_aio_unplug(struct disk_aio *aio);
 
+/*
+ * Helper threads for the synchronous batch path (disk/pool.c): when the
+ * reads of a batch of a concurrent format cover at least
+ * DISK_POOL_MIN_BYTES, up to nr_helpers threads run them beside the
+ * caller; disk_pool_run() returns once every request has completed.
+ */
+#define DISK_POOL_MAX 3
+#define DISK_POOL_MIN_BYTES (256u << 10)
+struct disk_pool;
+/* NULL without memory: the batches then run on the caller alone. */
+struct disk_pool *disk_pool_create(struct disk_image *d, unsigned int nr_helpers);
+void disk_pool_run(struct disk_pool *p, struct disk_req **batch, unsigned int n);
+void disk_pool_destroy(struct disk_pool *p);	/* NULL is fine; none may run */
+
 #endif

@@ -232,6 +232,7 @@ static int open_format(struct disk_image *d, const struct disk_format *fmt)
 
 static void disk_free(struct disk_image *d)
 {
+	disk_pool_destroy(d->pool);
 	if (d->fd >= 0)
 		close(d->fd);
 	pthread_mutex_destroy(&d->pending_lock);
@@ -240,6 +241,18 @@ static void disk_free(struct disk_image *d)
 	free(d->pending);
 	free(d->path);
 	free(d);
+}
+
+/*
+ * Helpers for the batch path: one per further host CPU (copies of one
+ * batch then run side by side), none on a single CPU where they could
+ * only take turns with the caller.
+ */
+static unsigned int pool_helpers(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return cpus > 1 ? (unsigned int)MIN(cpus - 1, (long)DISK_POOL_MAX) : 0;
 }
 
 struct disk_image *disk_open(const struct disk_params *p, int *err)
@@ -269,6 +282,8 @@ struct disk_image *disk_open(const struct disk_params *p, int *err)
 		*err = ret;
 		return NULL;
 	}
+	if (!d->async && d->ops->concurrent)
+		d->pool = disk_pool_create(d, pool_helpers());
 	return d;
 }
 
@@ -276,6 +291,8 @@ void disk_close(struct disk_image *d)
 {
 	if (!d)
 		return;
+	disk_pool_destroy(d->pool);	/* its helpers use the format */
+	d->pool = NULL;
 	if (d->ops && d->ops->close)
 		d->ops->close(d);
 	disk_free(d);
@@ -620,8 +637,11 @@ static void run_pending(struct disk_image *d)
 	d->pending = NULL;
 	d->nr_pending = d->cap_pending = 0;
 	pthread_mutex_unlock(&d->pending_lock);
-	for (unsigned int i = 0; i < n; i++)
-		disk_req_run_sync(d, batch[i]);
+	if (d->pool)
+		disk_pool_run(d->pool, batch, n);
+	else
+		for (unsigned int i = 0; i < n; i++)
+			disk_req_run_sync(d, batch[i]);
 	free(batch);
 }
 

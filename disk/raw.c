@@ -347,9 +347,18 @@ static int raw_open(struct disk_image *d)
 			goto fail;
 		raw->buffered_fd = ret;
 	}
-	if (d->async) {
+	/*
+	 * Linux AIO is asynchronous only with O_DIRECT: on a buffered file
+	 * io_submit() copies each request itself, one after the other, and a
+	 * completion thread then adds a thread hop per batch.  Buffered
+	 * images take the batch path instead (the submitter and the helpers
+	 * of disk/pool.c copy side by side).
+	 */
+	if (d->async && d->direct) {
 		raw->aio = disk_aio_create(d, d->fd, raw->align);
 		d->async = raw->aio != NULL;
+	} else {
+		d->async = false;
 	}
 	return 0;
 fail:

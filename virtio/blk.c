@@ -37,6 +37,14 @@
 
 #define BLK_SEG_MAX (VIRTIO_BLK_QUEUE_SIZE - 2)	/* plus header and status */
 #define BLK_SIZE_MAX (1u << 20)
+/*
+ * Optimal I/O size (TOPOLOGY), in sectors: an image file is fastest in
+ * large requests, and every request costs the guest a kick and a share of
+ * an interrupt, nested exits.  Linux sizes its readahead window at twice
+ * this (2 MiB instead of 128 KiB), so a sequential buffered reader sends
+ * two 1 MiB requests per batch instead of 128 KiB ones.
+ */
+#define BLK_OPT_IO_SECTORS ((1u << 20) / DISK_SECTOR_SIZE)
 #define BLK_MAX_DISCARD_SECTORS (1u << 22)	/* 2 GiB per segment */
 #define BLK_MAX_DISCARD_SEG 32u
 #define BLK_DISCARD_ALIGNMENT 8u		/* sectors: a 4 KiB file block */
@@ -622,6 +630,8 @@ static void fill_config(struct virtio_blk *blk)
 	c->size_max = htole32(BLK_SIZE_MAX);
 	c->seg_max = htole32(BLK_SEG_MAX);
 	c->blk_size = htole32(DISK_SECTOR_SIZE);
+	c->min_io_size = htole16(1);
+	c->opt_io_size = htole32(BLK_OPT_IO_SECTORS);
 	c->num_queues = htole16((u16)blk->nr_queues);
 	c->max_discard_sectors = htole32(BLK_MAX_DISCARD_SECTORS);
 	c->max_discard_seg = htole32(BLK_MAX_DISCARD_SEG);
@@ -635,7 +645,7 @@ static u64 blk_features(const struct disk_image *disk)
 {
 	u64 f = (1ULL << VIRTIO_BLK_F_FLUSH) | (1ULL << VIRTIO_BLK_F_SEG_MAX) |
 		(1ULL << VIRTIO_BLK_F_SIZE_MAX) | (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
-		(1ULL << VIRTIO_BLK_F_MQ);
+		(1ULL << VIRTIO_BLK_F_TOPOLOGY) | (1ULL << VIRTIO_BLK_F_MQ);
 
 	if (disk->readonly)
 		return f | (1ULL << VIRTIO_BLK_F_RO);

@@ -11,8 +11,10 @@
  *  - asynchronous: disk_submit() queues requests, disk_unplug() sends the
  *    batch (one io_submit per queue notification), and each request's
  *    complete() callback runs later on the image's completion thread with
- *    the result.  Formats without native async support complete requests
- *    through the generic fallback (synchronously, inside disk_unplug()).
+ *    the result.  Without a native async path (buffered raw images,
+ *    qcow2, ,sync) requests go through the generic fallback: they complete
+ *    before disk_unplug() returns, run by the caller and, for a large
+ *    batch on a concurrent format, by helper threads beside it.
  *    Even a native backend may complete a request inside disk_submit() or
  *    disk_unplug() (an unaligned O_DIRECT request, a full AIO ring), so a
  *    complete() callback must not take a lock its submitter holds.
@@ -94,7 +96,7 @@ struct disk_image {
 	u64 size;			/* bytes the guest sees */
 	bool readonly;
 	bool direct;			/* O_DIRECT */
-	bool async;			/* use libaio where the format can */
+	bool async;			/* libaio (raw with O_DIRECT, unless ,sync) */
 	char serial[DISK_SERIAL_LEN + 1];	/* NUL-padded; the device ID */
 	bool probed;			/* the format was guessed, not given */
 	/*
@@ -111,6 +113,7 @@ struct disk_image {
 	struct disk_req **pending;
 	unsigned int nr_pending, cap_pending;
 	pthread_mutex_t pending_lock;	/* pending, nr_pending, cap_pending */
+	struct disk_pool *pool;		/* helpers for those batches, or NULL */
 	pthread_mutex_t io_lock;	/* serialises ops that are not concurrent */
 };
 
