@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_pci.h>
 #include "lkvm/ioeventfd.h"
@@ -102,6 +104,42 @@ static void signal_config(struct virtio_device *vdev)
 	interrupt(vp, READ_ONCE(vp->config_vector));
 }
 
+void vpci_set_queue_vector(struct virtio_pci *vp, u32 sel, u16 vector)
+{
+	if (sel >= vp->vdev->nr_queues)
+		return;
+	vector = vpci_check_vector(vp, vector);
+	WRITE_ONCE(vp->queue_vector[sel], vector);
+	pci_msix_bypass_move(&vp->msix, &vp->irqfd[sel], vector);
+}
+
+/*
+ * Only an MSI-X vector can take an irqfd: INTx and virtio-mmio need lkvm
+ * to set the ISR before the interrupt, so their devices keep a thread.
+ */
+static int queue_irqfd(struct virtio_device *vdev, struct virt_queue *vq)
+{
+	struct virtio_pci *vp = vdev->transport_data;
+	struct pci_msix_bypass *b = &vp->irqfd[vq->index];
+	u16 vector = READ_ONCE(vp->queue_vector[vq->index]);
+
+	if (!pci_msix_enabled(&vp->msix) || vector == VIRTIO_MSI_NO_VECTOR)
+		return -1;
+	if (pci_msix_bypass_attached(b))
+		return b->fd;
+	if (b->fd < 0)
+		b->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (b->fd < 0 || !pci_msix_bypass_attach(&vp->msix, b, vector))
+		return -1;
+	return b->fd;
+}
+
+static void irqfds_detach(struct virtio_pci *vp)
+{
+	for (unsigned int i = 0; i < vp->vdev->nr_queues; i++)
+		pci_msix_bypass_detach(&vp->msix, &vp->irqfd[i]);
+}
+
 u8 vpci_isr_read(struct virtio_pci *vp)
 {
 	u8 isr = virtio_isr_read_clear(vp->vdev);
@@ -124,6 +162,7 @@ static void transport_reset(struct virtio_device *vdev)
 	WRITE_ONCE(vp->dfselect, 0);
 	WRITE_ONCE(vp->gfselect, 0);
 	WRITE_ONCE(vp->queue_sel, 0);
+	irqfds_detach(vp);
 	pci_irq_deassert(&vp->pci);
 }
 
@@ -132,6 +171,7 @@ static const struct virtio_transport_ops vpci_transport = {
 	.signal_queue = signal_queue,
 	.signal_config = signal_config,
 	.reset = transport_reset,
+	.queue_irqfd = queue_irqfd,
 };
 
 /*
@@ -366,7 +406,14 @@ static void set_bars(struct virtio_pci *vp)
 
 static void free_vp(struct virtio_pci *vp)
 {
+	if (vp->irqfd) {
+		irqfds_detach(vp);
+		for (unsigned int i = 0; i < vp->vdev->nr_queues; i++)
+			if (vp->irqfd[i].fd >= 0)
+				close(vp->irqfd[i].fd);
+	}
 	pci_msix_exit(&vp->msix);
+	free(vp->irqfd);
 	free(vp->queue_vector);
 	free(vp->notify);
 	free(vp);
@@ -384,13 +431,18 @@ static struct virtio_pci *alloc_vp(struct kvm *kvm, struct virtio_device *vdev)
 	vp->config_vector = VIRTIO_MSI_NO_VECTOR;
 	vp->queue_vector = malloc(nq * sizeof(*vp->queue_vector));
 	vp->notify = calloc(nq, sizeof(*vp->notify));
-	if (!vp->queue_vector || !vp->notify) {
-		free_vp(vp);
+	vp->irqfd = calloc(nq, sizeof(*vp->irqfd));
+	if (!vp->queue_vector || !vp->notify || !vp->irqfd) {
+		free(vp->queue_vector);
+		free(vp->notify);
+		free(vp->irqfd);
+		free(vp);
 		return NULL;
 	}
 	for (u32 i = 0; i < nq; i++) {
 		vp->queue_vector[i] = VIRTIO_MSI_NO_VECTOR;
 		vp->notify[i] = (struct virtio_pci_notify){ .vpci = vp, .index = (u16)i };
+		vp->irqfd[i] = (struct pci_msix_bypass){ .fd = -1, .bound_gsi = -1 };
 	}
 	return vp;
 }

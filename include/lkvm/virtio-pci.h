@@ -9,7 +9,9 @@
  * A device type without a transitional id is modern-only (0x1040 + id,
  * revision 1).  legacy_only gives a legacy device without modern
  * capabilities.  MSI-X (BAR1) has a vector for config changes and one per
- * queue; without MSI-X the ISR and INTA# are used.
+ * queue; without MSI-X the ISR and INTA# are used.  A queue whose MSI-X
+ * vector is set and unmasked at DRIVER_OK can get an irqfd of its own
+ * (queue_irqfd): a kernel data path then interrupts the guest directly.
  *
  * Queue notifications are ioeventfds, one address per queue (modern
  * notify area, notify_off_multiplier 4) and a datamatch per queue index
@@ -66,6 +68,7 @@ struct virtio_pci {
 	u16 queue_sel;
 	u16 config_vector;
 	u16 *queue_vector;
+	struct pci_msix_bypass *irqfd;	/* per queue, handed to a kernel data path */
 	struct virtio_pci_notify *notify;
 	u8 cfg_cap;		/* VIRTIO_PCI_CAP_PCI_CFG offset, 0 = none */
 	unsigned int ioevent_maps;	/* BAR mappings that registered ioeventfds */
@@ -85,6 +88,8 @@ void vpci_legacy_access(void *opaque, u64 off, u8 *data, u32 len, bool is_write)
 void vpci_set_status(struct virtio_pci *vp, bool modern, u8 status);
 /* A vector number as the guest may set it: out of range → NO_VECTOR. */
 u16 vpci_check_vector(struct virtio_pci *vp, u16 vector);
+/* queue_msix_vector write (either interface); moves a handed-out irqfd. */
+void vpci_set_queue_vector(struct virtio_pci *vp, u32 sel, u16 vector);
 /* ISR read: clear it and drop INTA#. */
 u8 vpci_isr_read(struct virtio_pci *vp);
 

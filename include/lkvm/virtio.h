@@ -131,6 +131,14 @@ struct virtio_transport_ops {
 	void (*signal_config)(struct virtio_device *vdev);
 	/* Optional: device reset, clear transport state (vectors...). */
 	void (*reset)(struct virtio_device *vdev);
+	/*
+	 * Optional: an eventfd whose write raises vq's interrupt without
+	 * lkvm (a KVM irqfd), or -1 when the interrupt must pass through
+	 * virtio_signal_queue() (INTx, no vector, an ISR to set first).
+	 * The transport keeps the fd open and correct (vector moves and
+	 * masking) until the device resets.  Control path, vdev->lock held.
+	 */
+	int (*queue_irqfd)(struct virtio_device *vdev, struct virt_queue *vq);
 };
 
 struct virtio_device {
@@ -191,6 +199,12 @@ bool virtio_device_is_broken(const struct virtio_device *vdev);
  * only a kernel data path (vhost), which has decided already, calls this.
  */
 void virtio_signal_queue(struct virtio_device *vdev, struct virt_queue *vq);
+/*
+ * For a kernel data path that decides itself when to interrupt (vhost):
+ * the transport's irqfd for vq (see queue_irqfd), or -1.  Called from
+ * ops->activate(); the fd stays valid until ops->reset() returns.
+ */
+int virtio_queue_irqfd(struct virtio_device *vdev, struct virt_queue *vq);
 
 /* ---- Control path (transport code) ---- */
 
