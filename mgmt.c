@@ -237,6 +237,7 @@ static void vhost_report(struct session *s)
 
 	vhost_irq_stats(&st);
 	data(s, "vhost_thread_signals=%llu", (unsigned long long)st.thread_signals);
+	data(s, "vhost_lkvm_kicks=%llu", (unsigned long long)st.lkvm_kicks);
 	data(s, "vhost_irqfd_rings=%u", st.direct_rings);
 	data(s, "vhost_thread_rings=%u", st.thread_rings);
 }

@@ -166,12 +166,15 @@ static void transport_reset(struct virtio_device *vdev)
 	pci_irq_deassert(&vp->pci);
 }
 
+static int queue_kickfd(struct virtio_device *vdev, struct virt_queue *vq);
+
 static const struct virtio_transport_ops vpci_transport = {
 	.name = "pci",
 	.signal_queue = signal_queue,
 	.signal_config = signal_config,
 	.reset = transport_reset,
 	.queue_irqfd = queue_irqfd,
+	.queue_kickfd = queue_kickfd,
 };
 
 /*
@@ -211,6 +214,80 @@ static void notify_move(struct virtio_pci *vp, struct virtio_pci_notify *n,
 		*ev = NULL;
 }
 
+static u64 notify_addr(struct virtio_pci *vp, unsigned int kind, u16 index)
+{
+	u64 base = vp->notify_base[kind];
+
+	return kind == VPCI_NOTIFY_PIO ? base + VIRTIO_PCI_QUEUE_NOTIFY
+				       : base + VPCI_NOTIFY_OFF + (u64)VPCI_NOTIFY_MULT * index;
+}
+
+/* A handed-out kick fd follows its BAR (notify_lock held). */
+static void kick_place(struct virtio_pci *vp, struct virtio_pci_notify *n, unsigned int kind)
+{
+	bool pio = kind == VPCI_NOTIFY_PIO;
+
+	if (n->kvm_on[kind])
+		kvm_ioeventfd(vp->kvm, n->kvm_addr[kind], 2, pio, n->kick_fd, true, n->index,
+			      false);
+	n->kvm_on[kind] = false;
+	if (!vp->notify_mapped[kind])
+		return;
+	n->kvm_addr[kind] = notify_addr(vp, kind, n->index);
+	/* Refused: the write exits, and the BAR handler notifies. */
+	n->kvm_on[kind] = !kvm_ioeventfd(vp->kvm, n->kvm_addr[kind], 2, pio, n->kick_fd,
+					 true, n->index, true);
+}
+
+static void notify_place(struct virtio_pci *vp, struct virtio_pci_notify *n, unsigned int kind)
+{
+	bool pio = kind == VPCI_NOTIFY_PIO;
+
+	if (n->direct)
+		kick_place(vp, n, kind);
+	else
+		notify_move(vp, n, pio ? &n->pio_ev : &n->mmio_ev, pio, vp->notify_mapped[kind],
+			    notify_addr(vp, kind, n->index));
+}
+
+static int queue_kickfd(struct virtio_device *vdev, struct virt_queue *vq)
+{
+	struct virtio_pci *vp = vdev->transport_data;
+	struct virtio_pci_notify *n = &vp->notify[vq->index];
+	int fd;
+
+	pthread_mutex_lock(&vp->notify_lock);
+	if (!n->direct && n->kick_fd < 0)
+		n->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!n->direct && n->kick_fd >= 0) {
+		ioevent_del(n->pio_ev);
+		ioevent_del(n->mmio_ev);
+		n->pio_ev = n->mmio_ev = NULL;
+		n->direct = true;
+		for (unsigned int k = 0; k < VPCI_NOTIFY_KINDS; k++)
+			kick_place(vp, n, k);
+	}
+	fd = n->kick_fd;
+	pthread_mutex_unlock(&vp->notify_lock);
+	return fd;
+}
+
+static void kicks_close(struct virtio_pci *vp)
+{
+	for (unsigned int i = 0; i < vp->vdev->nr_queues; i++) {
+		struct virtio_pci_notify *n = &vp->notify[i];
+
+		if (n->kick_fd < 0)
+			continue;
+		for (unsigned int k = 0; k < VPCI_NOTIFY_KINDS; k++)
+			if (n->kvm_on[k])
+				kvm_ioeventfd(vp->kvm, n->kvm_addr[k], 2, k == VPCI_NOTIFY_PIO,
+					      n->kick_fd, true, n->index, false);
+		close(n->kick_fd);
+		n->kick_fd = -1;
+	}
+}
+
 static bool ioevents_allowed(struct virtio_pci *vp, bool mapped)
 {
 	if (!mapped)
@@ -232,19 +309,16 @@ static void bar_moved(struct pci_device *pci, unsigned int bar, bool mapped, u64
 	bool legacy = bar == VPCI_LEGACY_BAR && vp->legacy;
 	bool modern = bar == VPCI_MODERN_BAR && vp->modern;
 
+	unsigned int kind = legacy ? VPCI_NOTIFY_PIO : VPCI_NOTIFY_MMIO;
+
 	if (!legacy && !modern)
 		return;
-	mapped = ioevents_allowed(vp, mapped) && mapped;
-	for (unsigned int i = 0; i < vp->vdev->nr_queues; i++) {
-		struct virtio_pci_notify *n = &vp->notify[i];
-
-		if (legacy)
-			notify_move(vp, n, &n->pio_ev, true, mapped,
-				    addr + VIRTIO_PCI_QUEUE_NOTIFY);
-		else
-			notify_move(vp, n, &n->mmio_ev, false, mapped,
-				    addr + VPCI_NOTIFY_OFF + (u64)VPCI_NOTIFY_MULT * i);
-	}
+	pthread_mutex_lock(&vp->notify_lock);
+	vp->notify_mapped[kind] = ioevents_allowed(vp, mapped) && mapped;
+	vp->notify_base[kind] = addr;
+	for (unsigned int i = 0; i < vp->vdev->nr_queues; i++)
+		notify_place(vp, &vp->notify[i], kind);
+	pthread_mutex_unlock(&vp->notify_lock);
 }
 
 /* ---- the PCI configuration access capability ---- */
@@ -412,7 +486,9 @@ static void free_vp(struct virtio_pci *vp)
 			if (vp->irqfd[i].fd >= 0)
 				close(vp->irqfd[i].fd);
 	}
+	kicks_close(vp);
 	pci_msix_exit(&vp->msix);
+	pthread_mutex_destroy(&vp->notify_lock);
 	free(vp->irqfd);
 	free(vp->queue_vector);
 	free(vp->notify);
@@ -439,9 +515,11 @@ static struct virtio_pci *alloc_vp(struct kvm *kvm, struct virtio_device *vdev)
 		free(vp);
 		return NULL;
 	}
+	pthread_mutex_init(&vp->notify_lock, NULL);
 	for (u32 i = 0; i < nq; i++) {
 		vp->queue_vector[i] = VIRTIO_MSI_NO_VECTOR;
-		vp->notify[i] = (struct virtio_pci_notify){ .vpci = vp, .index = (u16)i };
+		vp->notify[i] = (struct virtio_pci_notify){ .vpci = vp, .index = (u16)i,
+							    .kick_fd = -1 };
 		vp->irqfd[i] = (struct pci_msix_bypass){ .fd = -1, .bound_gsi = -1 };
 	}
 	return vp;

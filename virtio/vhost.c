@@ -23,6 +23,7 @@ static struct vhost_irq_stats stats;	/* atomics */
 void vhost_irq_stats(struct vhost_irq_stats *out)
 {
 	out->thread_signals = __atomic_load_n(&stats.thread_signals, __ATOMIC_RELAXED);
+	out->lkvm_kicks = __atomic_load_n(&stats.lkvm_kicks, __ATOMIC_RELAXED);
 	out->direct_rings = __atomic_load_n(&stats.direct_rings, __ATOMIC_RELAXED);
 	out->thread_rings = __atomic_load_n(&stats.thread_rings, __ATOMIC_RELAXED);
 }
@@ -67,7 +68,7 @@ int vhost_dev_init(struct vhost_dev *vh, int fd, const char *name,
 
 	vh->no_irqfd = env && !strcmp(env, "0");
 	for (unsigned int r = 0; r < VHOST_MAX_RINGS; r++)
-		vh->rings[r].kick_fd = vh->rings[r].call_fd = -1;
+		vh->rings[r].kick_fd = vh->rings[r].call_fd = vh->rings[r].kick_out = -1;
 	if (vhost_dev_ioctl(vh, VHOST_SET_OWNER, NULL, "VHOST_SET_OWNER") ||
 	    vhost_dev_ioctl(vh, VHOST_GET_FEATURES, &vh->features, "VHOST_GET_FEATURES"))
 		return -EIO;
@@ -145,8 +146,10 @@ static int set_ring(struct vhost_dev *vh, struct virt_queue *vq, unsigned int r)
 		.avail_user_addr = (u64)(uintptr_t)vq->avail,
 		.used_user_addr = (u64)(uintptr_t)vq->used,
 	};
-	struct vhost_vring_file kick = { .index = r, .fd = vh->rings[r].kick_fd };
+	int kickfd = vh->no_irqfd ? -1 : virtio_queue_kickfd(vh->vdev, vq);
 	int irqfd = vh->no_irqfd ? -1 : virtio_queue_irqfd(vh->vdev, vq);
+	struct vhost_vring_file kick = { .index = r,
+					 .fd = kickfd >= 0 ? kickfd : vh->rings[r].kick_fd };
 	struct vhost_vring_file call = { .index = r, .fd = irqfd >= 0 ? irqfd : vh->rings[r].call_fd };
 
 	if (!__atomic_load_n(&vq->ready, __ATOMIC_ACQUIRE)) {
@@ -160,6 +163,7 @@ static int set_ring(struct vhost_dev *vh, struct virt_queue *vq, unsigned int r)
 	    vhost_dev_ioctl(vh, VHOST_SET_VRING_CALL, &call, "VHOST_SET_VRING_CALL"))
 		return -EIO;
 	vh->rings[r].direct = irqfd >= 0;
+	vh->rings[r].kick_out = kick.fd;
 	return 0;
 }
 
@@ -230,10 +234,13 @@ void vhost_dev_stop(struct vhost_dev *vh)
 	vh->running = false;
 }
 
+/* Kicks that reached lkvm: all of them without the transport's kick fd. */
 void vhost_dev_kick(struct vhost_dev *vh, unsigned int r)
 {
-	if (r < vh->nr_rings)
-		eventfd_signal(vh, vh->rings[r].kick_fd);
+	if (r >= vh->nr_rings)
+		return;
+	__atomic_add_fetch(&stats.lkvm_kicks, 1, __ATOMIC_RELAXED);
+	eventfd_signal(vh, vh->rings[r].kick_out);
 }
 
 void vhost_dev_kick_all(struct vhost_dev *vh)

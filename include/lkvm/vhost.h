@@ -11,8 +11,11 @@
  * Kicks and calls.  Each vhost ring r has a kick fd (written to pass a
  * guest notification on) and a call fd (vhost writes it when the guest
  * wants an interrupt; vhost has already applied EVENT_IDX/NO_INTERRUPT).
- * Kicks are eventfds of ours: the device's queue_notify calls
- * vhost_dev_kick().  Calls go straight to the guest when the transport
+ * Kicks go straight from KVM to vhost when the transport has a kick fd
+ * for the queue (virtio_queue_kickfd(): virtio-pci's notify addresses);
+ * otherwise, and for notifications that still exit to lkvm, the device's
+ * queue_notify calls vhost_dev_kick(), which writes the ring's kick fd.
+ * Calls go straight to the guest when the transport
  * has an irqfd for the queue (virtio_queue_irqfd(): an MSI-X vector;
  * masking and vector moves are the transport's business); otherwise (INTx,
  * virtio-mmio, which need lkvm to set the ISR first) the ring's call fd is
@@ -35,12 +38,14 @@ struct virtio_device;
 struct vhost_ring {
 	int kick_fd;		/* the guest's notifications, towards vhost */
 	int call_fd;		/* vhost's interrupt requests, for the call thread */
+	int kick_out;		/* the ring's kick fd in vhost: kick_fd or the transport's */
 	bool direct;		/* running with the transport's irqfd instead */
 };
 
 /* Totals over all vhost devices (`lkvm stat`). */
 struct vhost_irq_stats {
 	u64 thread_signals;	/* interrupts the call threads passed on */
+	u64 lkvm_kicks;		/* guest notifications lkvm passed on */
 	unsigned int direct_rings;	/* running rings on an irqfd */
 	unsigned int thread_rings;	/* running rings on the call thread */
 };

@@ -11,13 +11,16 @@
  * capabilities.  MSI-X (BAR1) has a vector for config changes and one per
  * queue; without MSI-X the ISR and INTA# are used.  A queue whose MSI-X
  * vector is set and unmasked at DRIVER_OK can get an irqfd of its own
- * (queue_irqfd): a kernel data path then interrupts the guest directly.
+ * (queue_irqfd): a kernel data path then interrupts the guest directly;
+ * and its notifications can become an eventfd of its own (queue_kickfd)
+ * that KVM signals and lkvm never reads.
  *
  * Queue notifications are ioeventfds, one address per queue (modern
  * notify area, notify_off_multiplier 4) and a datamatch per queue index
  * on the legacy QUEUE_NOTIFY port; when KVM refuses one, the write exits
  * and the BAR handler performs it instead.
  */
+#include <pthread.h>
 #include <stdbool.h>
 #include "lkvm/pci.h"
 #include "lkvm/virtio.h"
@@ -50,10 +53,21 @@ void virtio_pci_detach(struct virtio_device *vdev);
 
 /* ---- shared by virtio/pci*.c ---- */
 
+/* Notify BAR kinds, indexes of the arrays below. */
+enum { VPCI_NOTIFY_PIO, VPCI_NOTIFY_MMIO, VPCI_NOTIFY_KINDS };
+
 struct virtio_pci_notify {
 	struct virtio_pci *vpci;
 	u16 index;
 	struct ioevent *mmio_ev, *pio_ev;	/* NULL: the BAR handler does it */
+	/*
+	 * Handed to a kernel data path (queue_kickfd): from then on the
+	 * queue's ioeventfds are this fd, which lkvm never reads.
+	 */
+	int kick_fd;
+	bool direct;
+	bool kvm_on[VPCI_NOTIFY_KINDS];	/* kick_fd registered with KVM at kvm_addr */
+	u64 kvm_addr[VPCI_NOTIFY_KINDS];
 };
 
 struct virtio_pci {
@@ -72,6 +86,10 @@ struct virtio_pci {
 	struct virtio_pci_notify *notify;
 	u8 cfg_cap;		/* VIRTIO_PCI_CAP_PCI_CFG offset, 0 = none */
 	unsigned int ioevent_maps;	/* BAR mappings that registered ioeventfds */
+	/* The notify BARs as last mapped (mapped: and ioeventfds allowed). */
+	bool notify_mapped[VPCI_NOTIFY_KINDS];
+	u64 notify_base[VPCI_NOTIFY_KINDS];
+	pthread_mutex_t notify_lock;	/* the notify records and the two above */
 };
 
 /*

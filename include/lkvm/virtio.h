@@ -139,6 +139,13 @@ struct virtio_transport_ops {
 	 * masking) until the device resets.  Control path, vdev->lock held.
 	 */
 	int (*queue_irqfd)(struct virtio_device *vdev, struct virt_queue *vq);
+	/*
+	 * Optional: an eventfd that KVM signals when the guest notifies vq,
+	 * which lkvm then stops reading (kicks still arriving through an
+	 * exit go to ops->queue_notify()), or -1.  Kept for the device's
+	 * life.  Control path, vdev->lock held.
+	 */
+	int (*queue_kickfd)(struct virtio_device *vdev, struct virt_queue *vq);
 };
 
 struct virtio_device {
@@ -205,6 +212,8 @@ void virtio_signal_queue(struct virtio_device *vdev, struct virt_queue *vq);
  * ops->activate(); the fd stays valid until ops->reset() returns.
  */
 int virtio_queue_irqfd(struct virtio_device *vdev, struct virt_queue *vq);
+/* The same for notifications: the transport's kick eventfd for vq, or -1. */
+int virtio_queue_kickfd(struct virtio_device *vdev, struct virt_queue *vq);
 
 /* ---- Control path (transport code) ---- */
 

@@ -107,6 +107,42 @@ int kvm_irqfd(struct kvm *kvm, u32 gsi, int fd, bool assign)
 	return 0;
 }
 
+/* Eventfds registered with KVM directly (kvm_ioeventfd), not via ioevent_add. */
+#define MAX_FAKE_KVM_IOEVENTS 32
+static struct { u64 addr; bool pio; int fd; u64 match; } kvm_ioevents[MAX_FAKE_KVM_IOEVENTS];
+static int nr_kvm_ioevents;
+static bool kvm_ioevent_fails;
+
+int kvm_ioeventfd(struct kvm *kvm, u64 addr, u32 len, bool pio, int fd,
+		  bool datamatch, u64 match, bool assign)
+{
+	if (assign) {
+		if (kvm_ioevent_fails || nr_kvm_ioevents == MAX_FAKE_KVM_IOEVENTS)
+			return -ENOSPC;
+		kvm_ioevents[nr_kvm_ioevents].addr = addr;
+		kvm_ioevents[nr_kvm_ioevents].pio = pio;
+		kvm_ioevents[nr_kvm_ioevents].fd = fd;
+		kvm_ioevents[nr_kvm_ioevents++].match = match;
+		return 0;
+	}
+	for (int k = 0; k < nr_kvm_ioevents; k++)
+		if (kvm_ioevents[k].addr == addr && kvm_ioevents[k].pio == pio &&
+		    kvm_ioevents[k].fd == fd) {
+			kvm_ioevents[k] = kvm_ioevents[--nr_kvm_ioevents];
+			return 0;
+		}
+	return -ENOENT;
+}
+
+/* The fd KVM signals for a write at addr, -1 if none. */
+static UNUSED int kvm_ioevent_fd(u64 addr, bool pio)
+{
+	for (int k = 0; k < nr_kvm_ioevents; k++)
+		if (kvm_ioevents[k].addr == addr && kvm_ioevents[k].pio == pio)
+			return kvm_ioevents[k].fd;
+	return -1;
+}
+
 /* Signals delivered through route i's irqfd since the last call. */
 static UNUSED u64 irqfd_signals(int i)
 {
@@ -136,6 +172,8 @@ static UNUSED void fake_kvm_init(void)
 	memset(irq_level, 0, sizeof(irq_level));
 	memset(routes, 0, sizeof(routes));
 	irq_line_calls = nr_routes = route_updates = signal_msi_calls = nr_irqfds = 0;
+	nr_kvm_ioevents = 0;
+	kvm_ioevent_fails = false;
 	route_add_fails = irqfd_fails = false;
 	if (pci_host_setup(&fake_kvm, &fake_host)) {
 		fprintf(stderr, "pci_host_setup failed\n");

@@ -752,6 +752,55 @@ static void test_irqfd_refused(void)
 	teardown();
 }
 
+/* A kick fd replaces the queue's ioeventfds, follows its BARs, then closes. */
+static void test_kickfd_follows_bar(void)
+{
+	int fds0 = fd_count_open(), fd;
+	u64 notify0;
+
+	setup(VIRTIO_ID_NET, false, true);
+	modern_bring_up();
+	notify0 = bar4 + VPCI_NOTIFY_OFF;
+	fd = virtio_queue_kickfd(&vdev, virtio_get_queue(&vdev, 0));
+	CHECK(fd >= 0);
+	CHECK_EQ(virtio_queue_kickfd(&vdev, virtio_get_queue(&vdev, 0)), fd);
+	CHECK(!live_event(notify0, false));		/* lkvm no longer reads it */
+	CHECK_EQ(kvm_ioevent_fd(notify0, false), fd);
+	CHECK_EQ(kvm_ioevent_fd(bar0 + VIRTIO_PCI_QUEUE_NOTIFY, true), fd);
+	CHECK_EQ(kvm_ioevents[0].match, 0);
+	CHECK(live_event(notify0 + VPCI_NOTIFY_MULT, false));	/* queue 1 unchanged */
+	CHECK_EQ(live_events(), 2 * NQ - 2);
+
+	/* BAR4 moves: so does the kick fd; memory decode off drops it. */
+	cfg_wr(SLOT, PCI_COMMAND, 2, PCI_COMMAND_IO);
+	CHECK_EQ(kvm_ioevent_fd(notify0, false), -1);
+	cfg_wr(SLOT, PCI_BASE_ADDRESS_4, 4, 0xd0000000);
+	cfg_wr(SLOT, PCI_COMMAND, 2, PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
+	CHECK_EQ(kvm_ioevent_fd(0xd0000000 + VPCI_NOTIFY_OFF, false), fd);
+	CHECK_EQ(live_events(), 2 * NQ - 2);
+	CHECK_EQ(nr_kvm_ioevents, 2);
+
+	/* Kept across a reset: the next activation finds it in place. */
+	common_wr(VIRTIO_PCI_COMMON_STATUS, 1, 0);
+	CHECK_EQ(kvm_ioevent_fd(0xd0000000 + VPCI_NOTIFY_OFF, false), fd);
+	teardown();
+	CHECK_EQ(nr_kvm_ioevents, 0);
+	CHECK_EQ(fd_count_open(), fds0);
+}
+
+/* KVM refusing the kick fd leaves the exit path: the BAR handler notifies. */
+static void test_kickfd_refused_exits(void)
+{
+	setup(VIRTIO_ID_NET, false, true);
+	modern_bring_up();
+	kvm_ioevent_fails = true;
+	CHECK(virtio_queue_kickfd(&vdev, virtio_get_queue(&vdev, 0)) >= 0);
+	CHECK_EQ(nr_kvm_ioevents, 0);
+	mmio_wr(bar4 + VPCI_NOTIFY_OFF, 2, 0);
+	CHECK_EQ(notified[0], 1);
+	teardown();
+}
+
 /* ---- legacy interface ---- */
 
 static void legacy_bring_up_queue0(void)
@@ -990,6 +1039,8 @@ int main(void)
 	RUN(test_msix_vectors);
 	RUN(test_irqfd_follows_vector);
 	RUN(test_irqfd_refused);
+	RUN(test_kickfd_follows_bar);
+	RUN(test_kickfd_refused_exits);
 	RUN(test_legacy_only_device);
 	RUN(test_transitional_legacy_driver);
 	RUN(test_modern_only_and_legacy_fallback_ids);

@@ -138,7 +138,8 @@ case_check() {
 	fi
 	note "guest interrupts during the transfers $(console_value NET-GUEST-IRQS);" \
 		"vhost via thread $(console_value L1_VHOST_THREAD_SIGNALS)," \
-		"irqfd rings $(console_value L1_VHOST_IRQFD_RINGS)"
+		"irqfd rings $(console_value L1_VHOST_IRQFD_RINGS)," \
+		"kicks through lkvm $(console_value L1_VHOST_LKVM_KICKS)"
 	note "guest->L1 64 MiB in $(console_value NET-UPLOAD-MS) ms;" \
 		"L1->guest in $(console_value L1_SEND_MS) ms;" \
 		"virtio features $(console_value NET-FEATURES)"

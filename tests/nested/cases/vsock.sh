@@ -52,7 +52,8 @@ case_check() {
 	[ "$(console_value l1_vhost_thread_signals)" = 0 ] ||
 		fail "vhost-vsock interrupts through lkvm's thread: '$(console_value l1_vhost_thread_signals)'"
 	note "vhost-vsock: irqfd rings $(console_value l1_vhost_irqfd_rings)," \
-		"interrupts via lkvm's thread $(console_value l1_vhost_thread_signals)"
+		"interrupts via lkvm's thread $(console_value l1_vhost_thread_signals)," \
+		"kicks through lkvm $(console_value l1_vhost_lkvm_kicks)"
 	[ "$(console_value vsock_reply)" = hello-over-vsock ] ||
 		fail "message echoed as '$(console_value vsock_reply)'"
 	[ "$(console_value l1_send_status)" = 0 ] || fail "the 16 MiB round trip failed in L1"
