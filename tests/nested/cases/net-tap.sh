@@ -55,6 +55,9 @@ case_guest() {
 	fi
 	echo "NET-GUEST-IRQS=$(( $(net_irqs) - irq0 ))"
 	grep -E 'virtio[0-9]+-(input|output)' /proc/interrupts | tr -s ' ' | sed 's/^/NET-PROC-IRQ /'
+	# L1 reads lkvm's counters while the VM still runs, then types a line.
+	echo "NET-STATS-NOW"
+	read -r -t 30 _
 	echo "NET-DONE"
 }
 
@@ -99,10 +102,13 @@ case_input() {
 		net_l1_say "L1_SEND_RC=$rc"
 		net_l1_say "L1_SEND_MS=$(( $(net_ms) - t0 ))"
 	fi
+	if wait_for NET-STATS-NOW 60; then
+		# Interrupts the vhost call thread passed on, vs rings on an irqfd.
+		lkvm stat --name "$name" 2>/dev/null | grep '^vhost_' | tr 'a-z' 'A-Z' |
+			sed 's/^/L1_/' | while read -r l; do net_l1_say "$l"; done
+		echo stats-read
+	fi
 	wait_for NET-DONE 60
-	# Interrupts the vhost call thread passed on, vs rings on an irqfd.
-	lkvm stat --name "$name" 2>/dev/null | grep '^vhost_' | tr 'a-z' 'A-Z' |
-		sed 's/^/L1_/' | while read -r l; do net_l1_say "$l"; done
 	kill "$(cat /tmp/net-tap.pid)" 2>/dev/null
 	rm -f /tmp/net-tap.rx /tmp/net-tap.l1 /tmp/net-tap.in /tmp/net-tap.pid
 }
