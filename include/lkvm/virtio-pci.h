@@ -13,7 +13,9 @@
  * vector is set and unmasked at DRIVER_OK can get an irqfd of its own
  * (queue_irqfd): a kernel data path then interrupts the guest directly;
  * and its notifications can become an eventfd of its own (queue_kickfd)
- * that KVM signals and lkvm never reads.
+ * that KVM signals and lkvm never reads.  (A driver that turns MSI-X off
+ * without resetting the device gets no interrupts from such queues until
+ * it resets it; Linux resets first.)
  *
  * Queue notifications are ioeventfds, one address per queue (modern
  * notify area, notify_off_multiplier 4) and a datamatch per queue index
