@@ -180,7 +180,8 @@ case_l1_setup() {
 
 # QEMU microvm: the same kernel, initramfs, memory, CPUs and guest command
 # line (reboot=t: microvm has no i8042), under a timeout.  Its reboot may
-# hang under nested KVM: it is ended once the guest is done.
+# hang under nested KVM: it is ended once the guest is done (busybox
+# timeout execs QEMU in its own process, so $! is QEMU).
 case_l1_run() {
 	timeout -s KILL 300 qemu-system-x86_64 -M microvm -accel kvm -cpu host \
 		-m "$CASE_MEM" -smp "$CASE_CPUS" -nodefaults -no-user-config -display none \
