@@ -134,7 +134,14 @@ case_check() {
 	down=$(info l1_tx_md5)
 	[ -n "$down" ] && [ "$down" = "$(console_value GUEST_RX_MD5)" ] ||
 		fail "L1->guest 64 MiB: L1 md5 '$down', guest md5 '$(console_value GUEST_RX_MD5)'"
-	if [ "$NET_VHOST" = 1 ]; then
+	if [ "$NET_VHOST" = 1 ] && [ "${NET_VHOST_PATH:-}" = thread ]; then
+		# LKVM_VHOST_IRQFD=0: both rings on the call thread, which must
+		# have passed the interrupts on.
+		[ "$(console_value L1_VHOST_THREAD_RINGS)" = 2 ] ||
+			fail "vhost rings on the call thread: '$(console_value L1_VHOST_THREAD_RINGS)', want 2"
+		[ "$(console_value L1_VHOST_THREAD_SIGNALS)" -gt 0 ] 2>/dev/null ||
+			fail "no vhost interrupt through lkvm's thread with LKVM_VHOST_IRQFD=0"
+	elif [ "$NET_VHOST" = 1 ]; then
 		# MSI-X on both arches: the rings interrupt through irqfds, lkvm's
 		# call thread passes nothing on.
 		[ "$(console_value L1_VHOST_IRQFD_RINGS)" = 2 ] ||
