@@ -183,12 +183,14 @@ case_l1_setup() {
 # hang under nested KVM: it is ended once the guest is done (busybox
 # timeout execs QEMU in its own process, so $! is QEMU).
 case_l1_run() {
+	# An asynchronous command's stdin is /dev/null: hand it case_input's.
+	exec 3<&0
 	timeout -s KILL 300 qemu-system-x86_64 -M microvm -accel kvm -cpu host \
 		-m "$CASE_MEM" -smp "$CASE_CPUS" -nodefaults -no-user-config -display none \
 		-serial stdio -monitor none -no-reboot \
 		-netdev "$NB_NETDEV" -device virtio-net-device,netdev=n0 \
 		-kernel "$L2_KERNEL" -initrd "$L2_INITRD" \
-		-append "console=ttyS0 $cmdline reboot=t" <&0 &
+		-append "console=ttyS0 $cmdline reboot=t" <&3 &
 	qpid=$!
 	while kill -0 "$qpid" 2>/dev/null; do
 		if grep -q NB-DONE "$CASE_OUT" 2>/dev/null; then
