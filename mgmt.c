@@ -27,6 +27,7 @@
 #include "lkvm/mgmt.h"
 #include "lkvm/virtio-balloon.h"
 #include "lkvm/sandbox.h"
+#include "lkvm/vhost.h"
 
 #define IO_TIMEOUT_MS 5000
 #define STATS_TIMEOUT_MS 3000
@@ -229,6 +230,18 @@ static int memory_stats(struct session *s)
 	return 0;
 }
 
+/* Which way vhost's interrupts go: the call thread's count, irqfd rings. */
+static void vhost_report(struct session *s)
+{
+	struct vhost_irq_stats st;
+
+	vhost_irq_stats(&st);
+	data(s, "vhost_thread_signals=%llu", (unsigned long long)st.thread_signals);
+	data(s, "vhost_lkvm_kicks=%llu", (unsigned long long)st.lkvm_kicks);
+	data(s, "vhost_irqfd_rings=%u", st.direct_rings);
+	data(s, "vhost_thread_rings=%u", st.thread_rings);
+}
+
 static int do_stat(struct session *s, int argc, char **argv)
 {
 	struct kvm *kvm = s->kvm;
@@ -246,6 +259,7 @@ static int do_stat(struct session *s, int argc, char **argv)
 	data(s, "mem_mib=%llu", (unsigned long long)(kvm->ram_size >> 20));
 	if (b)
 		balloon_report(s, b);
+	vhost_report(s);
 	return 0;
 }
 

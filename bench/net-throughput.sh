@@ -1,26 +1,32 @@
 #!/bin/bash
-# Guest <-> host TCP throughput of lkvm's network back ends.
+# Guest <-> host TCP throughput: lkvm against QEMU's microvm, same back end.
 #
 # Runs in the nested harness (tests/nested): one L1 boot under QEMU/TCG
-# with KVM inside; lkvm boots the L2 guest once per back end (user, tap,
-# tap+vhost) and one N MiB file is fetched over HTTP each way (busybox
-# httpd, which sends with sendfile(), and wget):
+# with KVM inside; for each back end (user, tap, tap+vhost) lkvm and QEMU
+# microvm (virtio-net-device on `-netdev user` or `-netdev tap,vhost=off|on`)
+# boot the same L2 guest one after the other, in rounds, so that a change
+# in the shared machine's load hits both alike.  One N MiB file is fetched
+# over HTTP each way (busybox httpd, which sends with sendfile(), and wget):
 #   host->guest  the guest fetches from L1's httpd
 #                (user: through the gateway 10.0.2.2 to L1's loopback)
 #   guest->host  L1 fetches from the guest's httpd
 #                (user: through hostfwd 127.0.0.1:5601 -> guest:5601)
-# and, as the ceiling for the same tools on the same emulated CPU, L1's
-# own loopback.  Times are taken by the fetching side.
-# Absolute numbers are those of a guest under KVM under TCG: compare the
-# rows with each other and with the loopback row, not with bare metal.
+# For every transfer it also counts KVM exits (L1's debugfs kvm/exits) and
+# the guest's interrupts of its NIC (/proc/interrupts), per MiB.  Absolute
+# numbers are those of a guest under KVM under TCG: read the ratios.  Each
+# QEMU run is bounded by `timeout` (microvm may hang at reboot under
+# nested KVM).
 #
 # usage: bench/net-throughput.sh [--lkvm PATH] [--mib N] [--modes "user tap vhost"]
+#                                [--rounds N] [--no-qemu]
 #   --mib N      MiB per transfer (default 64)
 #   --modes LIST back ends to measure (default: user tap vhost; also
-#                user-mtuN: user mode with mtu=N)
-# Needs the harness to pass extra lkvm arguments (CASE_ARGS in
-# tests/nested/l1/suite.sh) and, for tap and vhost, tun.ko and the vhost
-# modules in L1.  Not part of the test suite.  Exit status 77: the harness
+#                user-mtuN: user mode with mtu=N, lkvm only)
+#   --rounds N   boots per VMM and back end (default 1); medians are printed
+#   --no-qemu    lkvm only
+# L1 gets two CPUs (LKVM_NESTED_L1_SMP overrides): with one, guest->host TCP
+# collapses for both VMMs.  Needs tun.ko and the vhost modules in L1 for
+# tap and vhost.  Not part of the test suite.  Exit status 77: the harness
 # cannot run here.
 
 set -u
@@ -29,20 +35,26 @@ set -u
 lkvm=$REPO_DIR/lkvm
 mib=64
 modes="user tap vhost"
+rounds=1
+vmms="lkvm qemu"
 while [ $# -gt 0 ]; do
 	case $1 in
 	--lkvm) lkvm=$2; shift ;;
 	--mib) mib=$2; shift ;;
 	--modes) modes=$2; shift ;;
+	--rounds) rounds=$2; shift ;;
+	--no-qemu) vmms=lkvm ;;
 	-h|--help) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) nested_die "unknown option $1 (see --help)" ;;
 	esac
 	shift
 done
 [[ $mib =~ ^[1-9][0-9]*$ ]] || nested_die "--mib needs a positive number"
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || nested_die "--rounds needs a positive number"
 [ -x "$lkvm" ] || nested_die "lkvm binary '$lkvm' not found (run make first)"
 grep -q CASE_ARGS "$NESTED_DIR/l1/suite.sh" ||
 	nested_skip "tests/nested/l1/suite.sh cannot pass extra lkvm arguments (CASE_ARGS)"
+export LKVM_NESTED_L1_SMP=${LKVM_NESTED_L1_SMP:-2}
 
 nested_check_host_tools
 kernel_prepare cloud-amd64
@@ -56,17 +68,24 @@ cp -r "$NESTED_DIR" "$work/nested"
 NESTED_DIR=$work/nested
 rm -f "$NESTED_DIR"/cases/*.sh
 
-# One case file per back end.  Variables: NB_MODE, NB_ARGS, NB_PEER (the
-# host's address seen from the guest), NB_TARGET (where L1 reaches the
-# guest's listener).
+# One case file per VMM, back end and round.  Variables: NB_VMM, NB_MODE,
+# NB_NETDEV (QEMU's -netdev), NB_PEER (the host's address seen from the
+# guest), NB_TARGET (where L1 reaches the guest's listener).
 write_case() {
-	local mode=$1 args=$2 peer=$3 target=$4
+	local name=$1 vmm=$2 mode=$3 args=$4 netdev=$5 peer=$6 target=$7
 	{
-		echo "NB_MODE=$mode NB_MIB=$mib NB_PEER=$peer NB_TARGET=$target"
+		echo "NB_VMM=$vmm NB_MODE=$mode NB_MIB=$mib NB_PEER=$peer NB_TARGET=$target"
 		echo "CASE_ARGS='$args'"
-		cat <<'EOF'
+		echo "NB_NETDEV='$netdev'"
+		[ "$vmm" = qemu ] && echo "CASE_CUSTOM_RUN=1"
+		cat "$work/case-body.sh"
+	} > "$NESTED_DIR/cases/$name.sh"
+}
+
+# The cases' common part.
+cat > "$work/case-body.sh" <<'CASE_EOF'
 CASE_MEM=512
-CASE_TIMEOUT=900
+CASE_TIMEOUT=600
 
 nb_ms() {
 	read -r up _ < /proc/uptime
@@ -97,25 +116,49 @@ nb_file() {
 	dd if=/dev/zero of=/tmp/nbsrv/nb.zero bs=1M count="$NB_MIB" 2>/dev/null
 }
 
+# Interrupts of eth0's virtio device: virtioN (virtio-mmio's one line) or
+# its virtioN-input.0 / -output.0 / -config MSI-X vectors.
+nb_irqs() {
+	dev=$(basename "$(readlink /sys/class/net/eth0/device)")
+	awk -v d="$dev" '$NF == d || index($NF, d "-") == 1 {
+		for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }' \
+		/proc/interrupts
+}
+
+# L1 counts KVM exits around each transfer: the guest says READY and waits
+# for L1's line before it fetches, and says RC when done.
 case_guest() {
 	nb_net_up
 	nb_file
+	echo "NB-H2G-READY"
+	read -r -t 600 _
+	i0=$(nb_irqs)
 	t0=$(nb_ms)
 	wget -q -O /dev/null "http://$NB_PEER:5602/nb.zero"
-	echo "NB-H2G-RC=$?"
+	rc=$?
 	echo "NB-H2G-MS=$(( $(nb_ms) - t0 ))"
+	echo "NB-H2G-IRQS=$(( $(nb_irqs) - i0 ))"
+	echo "NB-H2G-RC=$rc"
 	httpd -p 5601 -h /tmp/nbsrv
+	i0=$(nb_irqs)
 	echo "NB-SERVING"
 	# L1 types a line on our console when it has fetched the file.
 	read -r -t 600 _
+	echo "NB-G2H-IRQS=$(( $(nb_irqs) - i0 ))"
+	echo "NB-DONE"
 }
 
 nb_say() {
 	printf '\n%s\n' "$*" > /dev/console
 }
 
+nb_exits() {
+	cat /sys/kernel/debug/kvm/exits 2>/dev/null || echo 0
+}
+
 case_l1_setup() {
 	ip link set lo up
+	[ -e /sys/kernel/debug/kvm ] || mount -t debugfs none /sys/kernel/debug 2>/dev/null
 	if [ "${NB_MODE%%-*}" != user ]; then
 		[ -c /dev/net/tun ] || insmod /lib/l1-modules/tun.ko 2>/dev/null
 		for m in tap vhost_iotlb vhost vhost_net; do
@@ -135,83 +178,165 @@ case_l1_setup() {
 	CASE_INFO="loop_ms=$(( $(uptime_ms) - t0 ))"
 }
 
+# QEMU microvm: the same kernel, initramfs, memory, CPUs and guest command
+# line (reboot=t: microvm has no i8042), under a timeout.  Its reboot may
+# hang under nested KVM: it is ended once the guest is done (busybox
+# timeout execs QEMU in its own process, so $! is QEMU).
+case_l1_run() {
+	# An asynchronous command's stdin is /dev/null: hand it case_input's.
+	exec 3<&0
+	timeout -s KILL 300 qemu-system-x86_64 -M microvm -accel kvm -cpu host \
+		-m "$CASE_MEM" -smp "$CASE_CPUS" -nodefaults -no-user-config -display none \
+		-serial stdio -monitor none -no-reboot \
+		-netdev "$NB_NETDEV" -device virtio-net-device,netdev=n0 \
+		-kernel "$L2_KERNEL" -initrd "$L2_INITRD" \
+		-append "console=ttyS0 $cmdline reboot=t" <&3 &
+	qpid=$!
+	while kill -0 "$qpid" 2>/dev/null; do
+		if grep -q NB-DONE "$CASE_OUT" 2>/dev/null; then
+			sleep 3
+			kill -9 "$qpid" 2>/dev/null
+			break
+		fi
+		sleep 0.5
+	done
+	wait "$qpid"
+}
+
 case_input() {
-	if wait_for NB-SERVING 800; then
+	if wait_for NB-H2G-READY 400; then
+		e0=$(nb_exits)
+		echo go
+		wait_for NB-H2G-RC 300
+		nb_say "NB-H2G-EXITS=$(( $(nb_exits) - e0 ))"
+	fi
+	if wait_for NB-SERVING 300; then
+		e0=$(nb_exits)
 		t0=$(uptime_ms)
 		wget -q -O /dev/null "http://$NB_TARGET/nb.zero"
 		rc=$?
+		t1=$(uptime_ms)
+		nb_say "NB-G2H-EXITS=$(( $(nb_exits) - e0 ))"
 		nb_say "NB-G2H-RC=$rc"
-		nb_say "NB-G2H-MS=$(( $(uptime_ms) - t0 ))"
+		nb_say "NB-G2H-MS=$((t1 - t0))"
 		echo fetched
+		wait_for NB-DONE 60
 	fi
 	kill "$(cat /tmp/nb-httpd.pid)" 2>/dev/null
 	rm -rf /tmp/nbsrv /tmp/nb-httpd.pid
 }
-EOF
-	} > "$NESTED_DIR/cases/netbench-$mode.sh"
+CASE_EOF
+
+# mode -> "lkvm args|qemu netdev|peer|target" (no netdev: lkvm only)
+mode_setup() {
+	local fwd=hostfwd=tcp:127.0.0.1:5601-:5601 tap="192.168.33.1|192.168.33.15:5601"
+	local script=script=/tmp/nb-up.sh
+	case $1 in
+	user) echo "-n mode=user,$fwd|user,id=n0,$fwd|10.0.2.2|127.0.0.1:5601" ;;
+	user-mtu*)
+		mtu=${1#user-mtu}
+		[[ $mtu =~ ^[0-9]+$ ]] || nested_die "mode $1: give user-mtuN, e.g. user-mtu16384"
+		echo "-n mode=user,mtu=$mtu,$fwd||10.0.2.2|127.0.0.1:5601" ;;
+	tap) echo "-n mode=tap,tapif=nb0,$script|tap,id=n0,ifname=nb0,$script,downscript=no,vhost=off|$tap" ;;
+	vhost) echo "-n mode=tap,tapif=nb0,$script,vhost=1|tap,id=n0,ifname=nb0,$script,downscript=no,vhost=on|$tap" ;;
+	*) nested_die "unknown mode '$1' (user, user-mtuN, tap, vhost)" ;;
+	esac
 }
 
+# Rounds of one boot per VMM, VMMs interleaved.
 cases=
 for m in $modes; do
-	case $m in
-	user) write_case user "-n mode=user,hostfwd=tcp:127.0.0.1:5601-:5601" \
-		10.0.2.2 127.0.0.1:5601 ;;
-	user-mtu*)
-		mtu=${m#user-mtu}
-		[[ $mtu =~ ^[0-9]+$ ]] || nested_die "mode $m: give user-mtuN, e.g. user-mtu16384"
-		write_case "$m" "-n mode=user,mtu=$mtu,hostfwd=tcp:127.0.0.1:5601-:5601" \
-			10.0.2.2 127.0.0.1:5601 ;;
-	tap) write_case tap "-n mode=tap,tapif=nb0,script=/tmp/nb-up.sh" \
-		192.168.33.1 192.168.33.15:5601 ;;
-	vhost) write_case vhost "-n mode=tap,tapif=nb0,script=/tmp/nb-up.sh,vhost=1" \
-		192.168.33.1 192.168.33.15:5601 ;;
-	*) nested_die "unknown mode '$m' (user, user-mtuN, tap, vhost)" ;;
-	esac
-	cases="$cases netbench-$m"
+	IFS='|' read -r args netdev peer target <<< "$(mode_setup "$m")"
+	for r in $(seq "$rounds"); do
+		for v in $vmms; do
+			[ "$v" = qemu ] && [ -z "$netdev" ] && continue
+			write_case "nb-$v-$m-$r" "$v" "$m" "$args" "$netdev" "$peer" "$target"
+			cases="$cases nb-$v-$m-$r"
+		done
+	done
 done
+REFERENCE_QEMU=0
+[[ $vmms == *qemu* ]] && REFERENCE_QEMU=1
 
 build_l2_initramfs "$work/l2.cpio.gz" "$work" || nested_die "L2 initramfs"
 build_l1_initramfs "$work/l1.cpio" "$work" suite "$lkvm" "$work/l2.cpio.gz" \
 	"L1_CASES='$cases'" || nested_die "L1 initramfs"
 
-echo "net-throughput: kernel $KREL, $mib MiB per transfer, back ends: $modes"
-run_l1_batch "$work/l1.cpio" "$work/raw.log" $((200 + $(wc -w <<< "$modes") * 915))
+echo "net-throughput: kernel $KREL, $mib MiB per transfer, back ends: $modes;" \
+	"VMMs: $vmms; $rounds round(s); L1 CPUs: $LKVM_NESTED_L1_SMP"
+run_l1_batch "$work/l1.cpio" "$work/raw.log" $((200 + $(wc -w <<< "$cases") * 320))
 clean_console_log "$work/raw.log" > "$work/console.log"
+log=${BENCH_LOG:-${TMPDIR:-/tmp}/lkvm-netbench-console.log}
+cp "$work/console.log" "$log"
 grep -q '@@LKVM-L1 boot' "$work/console.log" ||
 	nested_skip "L1 did not boot under $QEMU"
 
-# MiB/s from a millisecond count, one decimal.
-rate() {
-	[[ ${1:-} =~ ^[0-9]+$ ]] && [ "$1" -gt 0 ] || { echo "-"; return; }
-	echo "$(( mib * 10000 / $1 / 10 )).$(( mib * 10000 / $1 % 10 ))"
+# Case NAME's part of the console.
+section() {
+	awk -v b="@@LKVM-BEGIN $1@@" -v e="@@LKVM-END $1@@" '
+		index($0, e) { on = 0 } on { print } index($0, b) { on = 1 }' \
+		"$work/console.log" | tr -d '\r'
 }
 
 # Value of KEY=... in case NAME's part of the console.
 value() {
-	awk -v b="@@LKVM-BEGIN $1@@" -v e="@@LKVM-END $1@@" '
-		index($0, e) { on = 0 } on { print } index($0, b) { on = 1 }' \
-		"$work/console.log" | sed -n "s/^$2=//p" | head -n1
+	section "$1" | sed -n "s/^$2=//p" | head -n1
 }
 
-printf '%-22s %14s %14s\n' "MiB/s" "guest->host" "host->guest"
-loop=
+median() {
+	sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'
+}
+
+# Median over the rounds of VMM and MODE of a transfer's FIELD (MS, EXITS,
+# IRQS) in direction DIR (H2G, G2H); successful transfers only.
+stat() {
+	local v=$1 m=$2 dir=$3 f=$4 r c
+	for r in $(seq "$rounds"); do
+		c=nb-$v-$m-$r
+		[ "$(value "$c" "NB-$dir-RC")" = 0 ] || continue
+		value "$c" "NB-$dir-$f"
+	done | grep -E '^[0-9]+$' | median
+}
+
+# MiB/s from milliseconds; a count per MiB; lkvm's rate over QEMU's.
+rate() {
+	[ -n "$1" ] && [ "$1" -gt 0 ] || { echo -; return; }
+	awk -v m="$mib" -v t="$1" 'BEGIN { printf "%.1f", m * 1000 / t }'
+}
+per_mib() {
+	[ -n "$1" ] || { echo -; return; }
+	awk -v m="$mib" -v n="$1" 'BEGIN { printf "%.0f", n / m }'
+}
+ratio() {
+	[ -n "$1" ] && [ -n "$2" ] && [ "$1" -gt 0 ] || { echo -; return; }
+	awk -v l="$1" -v q="$2" 'BEGIN { printf "%.2fx", q / l }'
+}
+
+label() {
+	case $1 in vhost) echo tap+vhost ;; user-mtu*) echo "user,mtu=${1#user-mtu}" ;; *) echo "$1" ;; esac
+}
+
+fmt='%-14s %-5s %9s %9s %9s | %10s %10s | %9s %9s\n'
+printf "$fmt" "" "" "lkvm" "qemu" "lkvm/" "lkvm" "qemu" "lkvm" "qemu"
+printf "$fmt" "back end" "dir" "MiB/s" "MiB/s" "qemu" "exits/MiB" "exits/MiB" "irqs/MiB" "irqs/MiB"
 for m in $modes; do
-	c=netbench-$m
-	result=$(grep -o "@@LKVM-CASE $c [^@]*@@" "$work/console.log" | head -n1)
-	[ -n "$loop" ] || loop=$(sed -n 's/.* loop_ms=\([0-9]*\).*/\1/p' <<< "$result")
-	g2h=$(value "$c" NB-G2H-MS)
-	h2g=$(value "$c" NB-H2G-MS)
-	[ "$(value "$c" NB-G2H-RC)" = 0 ] || g2h=
-	[ "$(value "$c" NB-H2G-RC)" = 0 ] || h2g=
-	label=$m
-	[ "$m" = vhost ] && label="tap+vhost"
-	[ "${m#user-mtu}" != "$m" ] && label="user, mtu=${m#user-mtu}"
-	printf '%-22s %14s %14s\n' "$label" "$(rate "$g2h")" "$(rate "$h2g")"
-	if [ -z "$g2h" ] || [ -z "$h2g" ]; then
-		echo "  ($m incomplete; its console:)"
-		awk -v b="@@LKVM-BEGIN $c@@" -v e="@@LKVM-END $c@@" '
-			index($0, e) { on = 0 } on { print } index($0, b) { on = 1 }' \
-			"$work/console.log" | tail -n 8 | sed 's/^/  | /'
-	fi
+	for d in H2G G2H; do
+		lm=$(stat lkvm "$m" $d MS)
+		qm=$(stat qemu "$m" $d MS)
+		printf "$fmt" "$(label "$m")" "$([ $d = H2G ] && echo 'h->g' || echo 'g->h')" \
+			"$(rate "$lm")" "$(rate "$qm")" "$(ratio "$lm" "$qm")" \
+			"$(per_mib "$(stat lkvm "$m" $d EXITS)")" \
+			"$(per_mib "$(stat qemu "$m" $d EXITS)")" \
+			"$(per_mib "$(stat lkvm "$m" $d IRQS)")" \
+			"$(per_mib "$(stat qemu "$m" $d IRQS)")"
+	done
 done
-printf '%-22s %14s\n' "L1 loopback (limit)" "$(rate "$loop")"
+loop=$(grep -o '@@LKVM-CASE [^@]*loop_ms=[0-9]*' "$work/console.log" | head -n1 |
+	sed 's/.*loop_ms=//')
+echo "L1 loopback (the ceiling): $(rate "$loop") MiB/s"
+for c in $cases; do
+	[ "$(value "$c" NB-H2G-RC)" = 0 ] && [ "$(value "$c" NB-G2H-RC)" = 0 ] && continue
+	echo "  ($c incomplete; its console ends:)"
+	section "$c" | tail -n 8 | sed 's/^/  | /'
+done
+echo "(L1 console log: $log)"

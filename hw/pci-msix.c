@@ -3,6 +3,10 @@
  * in one of the device's BARs, and delivery.  Each vector gets a KVM MSI
  * route and an irqfd the first time it fires, so signalling it afterwards
  * is one eventfd write; KVM_SIGNAL_MSI is the fallback.
+ *
+ * Bypass fds (lkvm/pci.h) are extra irqfds on a vector's route for
+ * producers that never enter lkvm: bound exactly while the vector can
+ * deliver, drained into the pending bit while it cannot.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -65,10 +69,17 @@ int pci_msix_init(struct pci_device *dev, struct pci_msix *msix, unsigned int nr
 	return 0;
 }
 
+static void bypass_unbind(struct pci_msix *msix, struct pci_msix_bypass *b);
+
 void pci_msix_exit(struct pci_msix *msix)
 {
 	if (!msix->vec)
 		return;
+	for (struct pci_msix_bypass *b = msix->bypass; b; b = b->next) {
+		bypass_unbind(msix, b);
+		b->attached = false;
+	}
+	msix->bypass = NULL;
 	for (unsigned int i = 0; i < msix->nr; i++) {
 		struct pci_msix_vector *v = &msix->vec[i];
 
@@ -166,6 +177,132 @@ static void deliver_pending(struct pci_msix *msix, struct pci_msix_vector *v)
 	}
 }
 
+/* ---- bypass fds (msix->lock held) ---- */
+
+static struct pci_msix_vector *bypass_vec(struct pci_msix *msix, struct pci_msix_bypass *b)
+{
+	return b->vector < msix->nr ? &msix->vec[b->vector] : NULL;
+}
+
+static void bypass_unbind(struct pci_msix *msix, struct pci_msix_bypass *b)
+{
+	if (b->bound_gsi >= 0 && msix->dev->kvm)
+		kvm_irqfd(msix->dev->kvm, (u32)b->bound_gsi, b->fd, false);
+	b->bound_gsi = -1;
+}
+
+/* What an unbound fd collected is the vector's pending message. */
+static void bypass_drain(struct pci_msix *msix, struct pci_msix_bypass *b)
+{
+	struct pci_msix_vector *v = bypass_vec(msix, b);
+	u64 n = 0;
+
+	if (b->bound_gsi >= 0 || b->fd < 0)
+		return;
+	if (read(b->fd, &n, sizeof(n)) == sizeof(n) && n && v)
+		v->pending = true;
+}
+
+/*
+ * Bind b iff its vector can deliver; KVM injects at bind time what the fd
+ * collected since the last drain, so nothing falls between the two.
+ */
+static void bypass_sync(struct pci_msix *msix, struct pci_msix_bypass *b)
+{
+	struct pci_msix_vector *v = bypass_vec(msix, b);
+	bool want = v && msix->dev->kvm && can_deliver(msix, v);
+
+	if (want) {
+		route_refresh(msix, v);
+		want = v->gsi >= 0;
+	}
+	if (b->bound_gsi >= 0 && (!want || b->bound_gsi != v->gsi))
+		bypass_unbind(msix, b);
+	if (!want || b->bound_gsi >= 0)
+		return;
+	if (kvm_irqfd(msix->dev->kvm, (u32)v->gsi, b->fd, true))
+		pr_warn_ratelimited("pci %s: cannot bind an irqfd to vector %u",
+				    msix->dev->name, b->vector);
+	else
+		b->bound_gsi = v->gsi;
+}
+
+static void bypass_drain_all(struct pci_msix *msix)
+{
+	for (struct pci_msix_bypass *b = msix->bypass; b; b = b->next)
+		bypass_drain(msix, b);
+}
+
+static void bypass_sync_all(struct pci_msix *msix)
+{
+	for (struct pci_msix_bypass *b = msix->bypass; b; b = b->next)
+		bypass_sync(msix, b);
+}
+
+/* Entry e's mask, address or data changed: deliver what waited, rebind. */
+static void entry_changed(struct pci_msix *msix, unsigned int e)
+{
+	for (struct pci_msix_bypass *b = msix->bypass; b; b = b->next)
+		if (b->vector == e)
+			bypass_drain(msix, b);
+	deliver_pending(msix, &msix->vec[e]);
+	for (struct pci_msix_bypass *b = msix->bypass; b; b = b->next)
+		if (b->vector == e)
+			bypass_sync(msix, b);
+}
+
+bool pci_msix_bypass_attach(struct pci_msix *msix, struct pci_msix_bypass *b,
+			    unsigned int vector)
+{
+	bool bound;
+
+	pthread_mutex_lock(&msix->lock);
+	b->vector = vector;
+	b->bound_gsi = -1;
+	bypass_sync(msix, b);
+	bound = b->bound_gsi >= 0;
+	if (bound) {
+		b->attached = true;
+		b->next = msix->bypass;
+		msix->bypass = b;
+	}
+	pthread_mutex_unlock(&msix->lock);
+	return bound;
+}
+
+void pci_msix_bypass_move(struct pci_msix *msix, struct pci_msix_bypass *b,
+			  unsigned int vector)
+{
+	pthread_mutex_lock(&msix->lock);
+	if (b->attached && b->vector != vector) {
+		bypass_drain(msix, b);
+		bypass_unbind(msix, b);
+		b->vector = vector;
+		bypass_sync(msix, b);
+	}
+	pthread_mutex_unlock(&msix->lock);
+}
+
+void pci_msix_bypass_detach(struct pci_msix *msix, struct pci_msix_bypass *b)
+{
+	pthread_mutex_lock(&msix->lock);
+	if (b->attached) {
+		bypass_unbind(msix, b);
+		for (struct pci_msix_bypass **p = &msix->bypass; *p; p = &(*p)->next)
+			if (*p == b) {
+				*p = b->next;
+				break;
+			}
+		b->attached = false;
+	}
+	pthread_mutex_unlock(&msix->lock);
+}
+
+bool pci_msix_bypass_attached(const struct pci_msix_bypass *b)
+{
+	return b->attached;
+}
+
 bool pci_msix_signal(struct pci_msix *msix, unsigned int vector)
 {
 	bool enabled;
@@ -189,8 +326,10 @@ void pci_msix_control_written(struct pci_msix *msix, u16 control)
 	pthread_mutex_lock(&msix->lock);
 	__atomic_store_n(&msix->enabled, !!(control & PCI_MSIX_FLAGS_ENABLE), __ATOMIC_RELEASE);
 	msix->func_masked = control & PCI_MSIX_FLAGS_MASKALL;
+	bypass_drain_all(msix);
 	for (unsigned int i = 0; i < msix->nr; i++)
 		deliver_pending(msix, &msix->vec[i]);
+	bypass_sync_all(msix);
 	pthread_mutex_unlock(&msix->lock);
 }
 
@@ -242,7 +381,7 @@ static void table_access(struct pci_msix *msix, u32 off, u8 *data, u32 len, bool
 	if (is_write)
 		for (u32 e = off / PCI_MSIX_ENTRY_SIZE;
 		     e <= (off + len - 1) / PCI_MSIX_ENTRY_SIZE && e < msix->nr; e++)
-			deliver_pending(msix, &msix->vec[e]);
+			entry_changed(msix, e);
 	pthread_mutex_unlock(&msix->lock);
 }
 
@@ -251,6 +390,7 @@ static void pba_access(struct pci_msix *msix, u32 off, u8 *data, u32 len, bool i
 	if (is_write)
 		return;		/* read-only */
 	pthread_mutex_lock(&msix->lock);
+	bypass_drain_all(msix);
 	for (u32 i = 0; i < len; i++) {
 		data[i] = 0;
 		for (u32 bit = 0; bit < 8; bit++) {

@@ -98,6 +98,20 @@ static void signal_config(struct virtio_device *vdev)
 }
 
 /* The ISR bit first: a legacy driver's handler reads it to find the cause. */
+int virtio_queue_irqfd(struct virtio_device *vdev, struct virt_queue *vq)
+{
+	if (!vdev->transport || !vdev->transport->queue_irqfd)
+		return -1;
+	return vdev->transport->queue_irqfd(vdev, vq);
+}
+
+int virtio_queue_kickfd(struct virtio_device *vdev, struct virt_queue *vq)
+{
+	if (!vdev->transport || !vdev->transport->queue_kickfd)
+		return -1;
+	return vdev->transport->queue_kickfd(vdev, vq);
+}
+
 void virtio_signal_queue(struct virtio_device *vdev, struct virt_queue *vq)
 {
 	__atomic_or_fetch(&vdev->isr, VIRTIO_ISR_QUEUE, __ATOMIC_SEQ_CST);

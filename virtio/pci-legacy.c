@@ -85,8 +85,7 @@ static void legacy_write(struct virtio_pci *vp, u32 off, u32 val)
 		WRITE_ONCE(vp->config_vector, vpci_check_vector(vp, (u16)val));
 		break;
 	case VIRTIO_MSI_QUEUE_VECTOR:
-		if (sel < vdev->nr_queues)
-			WRITE_ONCE(vp->queue_vector[sel], vpci_check_vector(vp, (u16)val));
+		vpci_set_queue_vector(vp, sel, (u16)val);
 		break;
 	default:
 		break;	/* read-only */

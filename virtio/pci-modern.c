@@ -164,8 +164,7 @@ static void common_write(struct virtio_pci *vp, u32 off, u32 len, u64 val)
 		virtio_queue_set_size(vdev, sel, (u16)val);
 		break;
 	case VIRTIO_PCI_COMMON_Q_MSIX:
-		if (sel < vdev->nr_queues)
-			WRITE_ONCE(vp->queue_vector[sel], vpci_check_vector(vp, (u16)val));
+		vpci_set_queue_vector(vp, sel, (u16)val);
 		break;
 	case VIRTIO_PCI_COMMON_Q_ENABLE:
 		/* Drivers must not write 0; the core refuses a bad setup. */

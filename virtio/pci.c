@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_pci.h>
 #include "lkvm/ioeventfd.h"
@@ -102,6 +104,42 @@ static void signal_config(struct virtio_device *vdev)
 	interrupt(vp, READ_ONCE(vp->config_vector));
 }
 
+void vpci_set_queue_vector(struct virtio_pci *vp, u32 sel, u16 vector)
+{
+	if (sel >= vp->vdev->nr_queues)
+		return;
+	vector = vpci_check_vector(vp, vector);
+	WRITE_ONCE(vp->queue_vector[sel], vector);
+	pci_msix_bypass_move(&vp->msix, &vp->irqfd[sel], vector);
+}
+
+/*
+ * Only an MSI-X vector can take an irqfd: INTx and virtio-mmio need lkvm
+ * to set the ISR before the interrupt, so their devices keep a thread.
+ */
+static int queue_irqfd(struct virtio_device *vdev, struct virt_queue *vq)
+{
+	struct virtio_pci *vp = vdev->transport_data;
+	struct pci_msix_bypass *b = &vp->irqfd[vq->index];
+	u16 vector = READ_ONCE(vp->queue_vector[vq->index]);
+
+	if (!pci_msix_enabled(&vp->msix) || vector == VIRTIO_MSI_NO_VECTOR)
+		return -1;
+	if (pci_msix_bypass_attached(b))
+		return b->fd;
+	if (b->fd < 0)
+		b->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (b->fd < 0 || !pci_msix_bypass_attach(&vp->msix, b, vector))
+		return -1;
+	return b->fd;
+}
+
+static void irqfds_detach(struct virtio_pci *vp)
+{
+	for (unsigned int i = 0; i < vp->vdev->nr_queues; i++)
+		pci_msix_bypass_detach(&vp->msix, &vp->irqfd[i]);
+}
+
 u8 vpci_isr_read(struct virtio_pci *vp)
 {
 	u8 isr = virtio_isr_read_clear(vp->vdev);
@@ -124,14 +162,19 @@ static void transport_reset(struct virtio_device *vdev)
 	WRITE_ONCE(vp->dfselect, 0);
 	WRITE_ONCE(vp->gfselect, 0);
 	WRITE_ONCE(vp->queue_sel, 0);
+	irqfds_detach(vp);
 	pci_irq_deassert(&vp->pci);
 }
+
+static int queue_kickfd(struct virtio_device *vdev, struct virt_queue *vq);
 
 static const struct virtio_transport_ops vpci_transport = {
 	.name = "pci",
 	.signal_queue = signal_queue,
 	.signal_config = signal_config,
 	.reset = transport_reset,
+	.queue_irqfd = queue_irqfd,
+	.queue_kickfd = queue_kickfd,
 };
 
 /*
@@ -171,6 +214,80 @@ static void notify_move(struct virtio_pci *vp, struct virtio_pci_notify *n,
 		*ev = NULL;
 }
 
+static u64 notify_addr(struct virtio_pci *vp, unsigned int kind, u16 index)
+{
+	u64 base = vp->notify_base[kind];
+
+	return kind == VPCI_NOTIFY_PIO ? base + VIRTIO_PCI_QUEUE_NOTIFY
+				       : base + VPCI_NOTIFY_OFF + (u64)VPCI_NOTIFY_MULT * index;
+}
+
+/* A handed-out kick fd follows its BAR (notify_lock held). */
+static void kick_place(struct virtio_pci *vp, struct virtio_pci_notify *n, unsigned int kind)
+{
+	bool pio = kind == VPCI_NOTIFY_PIO;
+
+	if (n->kvm_on[kind])
+		kvm_ioeventfd(vp->kvm, n->kvm_addr[kind], 2, pio, n->kick_fd, true, n->index,
+			      false);
+	n->kvm_on[kind] = false;
+	if (!vp->notify_mapped[kind])
+		return;
+	n->kvm_addr[kind] = notify_addr(vp, kind, n->index);
+	/* Refused: the write exits, and the BAR handler notifies. */
+	n->kvm_on[kind] = !kvm_ioeventfd(vp->kvm, n->kvm_addr[kind], 2, pio, n->kick_fd,
+					 true, n->index, true);
+}
+
+static void notify_place(struct virtio_pci *vp, struct virtio_pci_notify *n, unsigned int kind)
+{
+	bool pio = kind == VPCI_NOTIFY_PIO;
+
+	if (n->direct)
+		kick_place(vp, n, kind);
+	else
+		notify_move(vp, n, pio ? &n->pio_ev : &n->mmio_ev, pio, vp->notify_mapped[kind],
+			    notify_addr(vp, kind, n->index));
+}
+
+static int queue_kickfd(struct virtio_device *vdev, struct virt_queue *vq)
+{
+	struct virtio_pci *vp = vdev->transport_data;
+	struct virtio_pci_notify *n = &vp->notify[vq->index];
+	int fd;
+
+	pthread_mutex_lock(&vp->notify_lock);
+	if (!n->direct && n->kick_fd < 0)
+		n->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!n->direct && n->kick_fd >= 0) {
+		ioevent_del(n->pio_ev);
+		ioevent_del(n->mmio_ev);
+		n->pio_ev = n->mmio_ev = NULL;
+		n->direct = true;
+		for (unsigned int k = 0; k < VPCI_NOTIFY_KINDS; k++)
+			kick_place(vp, n, k);
+	}
+	fd = n->kick_fd;
+	pthread_mutex_unlock(&vp->notify_lock);
+	return fd;
+}
+
+static void kicks_close(struct virtio_pci *vp)
+{
+	for (unsigned int i = 0; i < vp->vdev->nr_queues; i++) {
+		struct virtio_pci_notify *n = &vp->notify[i];
+
+		if (n->kick_fd < 0)
+			continue;
+		for (unsigned int k = 0; k < VPCI_NOTIFY_KINDS; k++)
+			if (n->kvm_on[k])
+				kvm_ioeventfd(vp->kvm, n->kvm_addr[k], 2, k == VPCI_NOTIFY_PIO,
+					      n->kick_fd, true, n->index, false);
+		close(n->kick_fd);
+		n->kick_fd = -1;
+	}
+}
+
 static bool ioevents_allowed(struct virtio_pci *vp, bool mapped)
 {
 	if (!mapped)
@@ -192,19 +309,16 @@ static void bar_moved(struct pci_device *pci, unsigned int bar, bool mapped, u64
 	bool legacy = bar == VPCI_LEGACY_BAR && vp->legacy;
 	bool modern = bar == VPCI_MODERN_BAR && vp->modern;
 
+	unsigned int kind = legacy ? VPCI_NOTIFY_PIO : VPCI_NOTIFY_MMIO;
+
 	if (!legacy && !modern)
 		return;
-	mapped = ioevents_allowed(vp, mapped) && mapped;
-	for (unsigned int i = 0; i < vp->vdev->nr_queues; i++) {
-		struct virtio_pci_notify *n = &vp->notify[i];
-
-		if (legacy)
-			notify_move(vp, n, &n->pio_ev, true, mapped,
-				    addr + VIRTIO_PCI_QUEUE_NOTIFY);
-		else
-			notify_move(vp, n, &n->mmio_ev, false, mapped,
-				    addr + VPCI_NOTIFY_OFF + (u64)VPCI_NOTIFY_MULT * i);
-	}
+	pthread_mutex_lock(&vp->notify_lock);
+	vp->notify_mapped[kind] = ioevents_allowed(vp, mapped) && mapped;
+	vp->notify_base[kind] = addr;
+	for (unsigned int i = 0; i < vp->vdev->nr_queues; i++)
+		notify_place(vp, &vp->notify[i], kind);
+	pthread_mutex_unlock(&vp->notify_lock);
 }
 
 /* ---- the PCI configuration access capability ---- */
@@ -366,7 +480,16 @@ static void set_bars(struct virtio_pci *vp)
 
 static void free_vp(struct virtio_pci *vp)
 {
+	if (vp->irqfd) {
+		irqfds_detach(vp);
+		for (unsigned int i = 0; i < vp->vdev->nr_queues; i++)
+			if (vp->irqfd[i].fd >= 0)
+				close(vp->irqfd[i].fd);
+	}
+	kicks_close(vp);
 	pci_msix_exit(&vp->msix);
+	pthread_mutex_destroy(&vp->notify_lock);
+	free(vp->irqfd);
 	free(vp->queue_vector);
 	free(vp->notify);
 	free(vp);
@@ -384,13 +507,20 @@ static struct virtio_pci *alloc_vp(struct kvm *kvm, struct virtio_device *vdev)
 	vp->config_vector = VIRTIO_MSI_NO_VECTOR;
 	vp->queue_vector = malloc(nq * sizeof(*vp->queue_vector));
 	vp->notify = calloc(nq, sizeof(*vp->notify));
-	if (!vp->queue_vector || !vp->notify) {
-		free_vp(vp);
+	vp->irqfd = calloc(nq, sizeof(*vp->irqfd));
+	if (!vp->queue_vector || !vp->notify || !vp->irqfd) {
+		free(vp->queue_vector);
+		free(vp->notify);
+		free(vp->irqfd);
+		free(vp);
 		return NULL;
 	}
+	pthread_mutex_init(&vp->notify_lock, NULL);
 	for (u32 i = 0; i < nq; i++) {
 		vp->queue_vector[i] = VIRTIO_MSI_NO_VECTOR;
-		vp->notify[i] = (struct virtio_pci_notify){ .vpci = vp, .index = (u16)i };
+		vp->notify[i] = (struct virtio_pci_notify){ .vpci = vp, .index = (u16)i,
+							    .kick_fd = -1 };
+		vp->irqfd[i] = (struct pci_msix_bypass){ .fd = -1, .bound_gsi = -1 };
 	}
 	return vp;
 }

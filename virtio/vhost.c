@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,6 +16,17 @@
 #include "lkvm/sandbox.h"
 #include "lkvm/vhost.h"
 #include "lkvm/virtio.h"
+
+/* Totals over every vhost device, for `lkvm stat` (vhost_irq_stats). */
+static struct vhost_irq_stats stats;	/* atomics */
+
+void vhost_irq_stats(struct vhost_irq_stats *out)
+{
+	out->thread_signals = __atomic_load_n(&stats.thread_signals, __ATOMIC_RELAXED);
+	out->lkvm_kicks = __atomic_load_n(&stats.lkvm_kicks, __ATOMIC_RELAXED);
+	out->direct_rings = __atomic_load_n(&stats.direct_rings, __ATOMIC_RELAXED);
+	out->thread_rings = __atomic_load_n(&stats.thread_rings, __ATOMIC_RELAXED);
+}
 
 int vhost_dev_ioctl(struct vhost_dev *vh, unsigned long req, const void *arg,
 		    const char *what)
@@ -51,8 +63,12 @@ int vhost_dev_init(struct vhost_dev *vh, int fd, const char *name,
 	*vh = (struct vhost_dev){ .fd = fd, .name = name, .thread_name = thread_name,
 				  .nr_rings = MIN(nr_rings, (unsigned int)VHOST_MAX_RINGS),
 				  .stop_fd = -1 };
+	/* LKVM_VHOST_IRQFD=0: every interrupt through the call thread (comparisons). */
+	const char *env = getenv("LKVM_VHOST_IRQFD");
+
+	vh->no_irqfd = env && !strcmp(env, "0");
 	for (unsigned int r = 0; r < VHOST_MAX_RINGS; r++)
-		vh->rings[r].kick_fd = vh->rings[r].call_fd = -1;
+		vh->rings[r].kick_fd = vh->rings[r].call_fd = vh->rings[r].kick_out = -1;
 	if (vhost_dev_ioctl(vh, VHOST_SET_OWNER, NULL, "VHOST_SET_OWNER") ||
 	    vhost_dev_ioctl(vh, VHOST_GET_FEATURES, &vh->features, "VHOST_GET_FEATURES"))
 		return -EIO;
@@ -75,8 +91,10 @@ static void *call_thread(void *arg)
 	u64 count;
 
 	pthread_setname_np(pthread_self(), vh->thread_name);
+	/* A direct ring's fd is -1 here: poll() ignores it. */
 	for (unsigned int r = 0; r < n; r++)
-		pfd[r] = (struct pollfd){ .fd = vh->rings[r].call_fd, .events = POLLIN };
+		pfd[r] = (struct pollfd){ .fd = vh->rings[r].direct ? -1 : vh->rings[r].call_fd,
+					  .events = POLLIN };
 	pfd[n] = (struct pollfd){ .fd = vh->stop_fd, .events = POLLIN };
 	for (;;) {
 		if (poll(pfd, n + 1, -1) < 0) {
@@ -89,8 +107,10 @@ static void *call_thread(void *arg)
 			return NULL;
 		for (unsigned int r = 0; r < n; r++)
 			if ((pfd[r].revents & POLLIN) &&
-			    read(vh->rings[r].call_fd, &count, sizeof(count)) == sizeof(count))
+			    read(vh->rings[r].call_fd, &count, sizeof(count)) == sizeof(count)) {
+				__atomic_add_fetch(&stats.thread_signals, 1, __ATOMIC_RELAXED);
 				virtio_signal_queue(vh->vdev, &vh->vdev->vqs[r]);
+			}
 	}
 }
 
@@ -126,8 +146,11 @@ static int set_ring(struct vhost_dev *vh, struct virt_queue *vq, unsigned int r)
 		.avail_user_addr = (u64)(uintptr_t)vq->avail,
 		.used_user_addr = (u64)(uintptr_t)vq->used,
 	};
-	struct vhost_vring_file kick = { .index = r, .fd = vh->rings[r].kick_fd };
-	struct vhost_vring_file call = { .index = r, .fd = vh->rings[r].call_fd };
+	int kickfd = vh->no_irqfd ? -1 : virtio_queue_kickfd(vh->vdev, vq);
+	int irqfd = vh->no_irqfd ? -1 : virtio_queue_irqfd(vh->vdev, vq);
+	struct vhost_vring_file kick = { .index = r,
+					 .fd = kickfd >= 0 ? kickfd : vh->rings[r].kick_fd };
+	struct vhost_vring_file call = { .index = r, .fd = irqfd >= 0 ? irqfd : vh->rings[r].call_fd };
 
 	if (!__atomic_load_n(&vq->ready, __ATOMIC_ACQUIRE)) {
 		pr_err_ratelimited("%s: the driver did not set up queue %u", vh->name, r);
@@ -139,7 +162,28 @@ static int set_ring(struct vhost_dev *vh, struct virt_queue *vq, unsigned int r)
 	    vhost_dev_ioctl(vh, VHOST_SET_VRING_KICK, &kick, "VHOST_SET_VRING_KICK") ||
 	    vhost_dev_ioctl(vh, VHOST_SET_VRING_CALL, &call, "VHOST_SET_VRING_CALL"))
 		return -EIO;
+	vh->rings[r].direct = irqfd >= 0;
+	vh->rings[r].kick_out = kick.fd;
 	return 0;
+}
+
+/* Interrupts of the rings without an irqfd pass through the call thread. */
+static unsigned int count_direct(const struct vhost_dev *vh)
+{
+	unsigned int n = 0;
+
+	for (unsigned int r = 0; r < vh->nr_rings; r++)
+		n += vh->rings[r].direct;
+	return n;
+}
+
+static void count_rings(const struct vhost_dev *vh, int sign)
+{
+	unsigned int direct = count_direct(vh);
+
+	__atomic_add_fetch(&stats.direct_rings, sign * (int)direct, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&stats.thread_rings, sign * (int)(vh->nr_rings - direct),
+			   __ATOMIC_RELAXED);
 }
 
 int vhost_dev_start(struct vhost_dev *vh, struct virtio_device *vdev, u64 features)
@@ -155,11 +199,18 @@ int vhost_dev_start(struct vhost_dev *vh, struct virtio_device *vdev, u64 featur
 		ret = set_ring(vh, &vdev->vqs[r], r);
 	if (ret)
 		return ret;
-	ret = -sandbox_thread_create(&vh->call_thread, NULL, SANDBOX_VHOST_CALL, call_thread, vh);
+	vh->thread_started = count_direct(vh) < vh->nr_rings;
+	if (vh->thread_started)
+		ret = -sandbox_thread_create(&vh->call_thread, NULL, SANDBOX_VHOST_CALL,
+					     call_thread, vh);
 	if (ret) {
+		vh->thread_started = false;
 		pr_err_ratelimited("%s: cannot start the interrupt thread: %s", vh->name, strerror(-ret));
 		return ret;
 	}
+	count_rings(vh, 1);
+	pr_debug("%s: %u of %u rings interrupt the guest through an irqfd", vh->name,
+		 count_direct(vh), vh->nr_rings);
 	vh->running = true;
 	return 0;
 }
@@ -170,17 +221,26 @@ void vhost_dev_stop(struct vhost_dev *vh)
 
 	if (!vh->running)
 		return;
-	eventfd_signal(vh, vh->stop_fd);
-	pthread_join(vh->call_thread, NULL);
-	if (read(vh->stop_fd, &junk, sizeof(junk)) < 0 && errno != EAGAIN)
-		pr_debug("%s: stop read: %s", vh->name, strerror(errno));
+	count_rings(vh, -1);
+	if (vh->thread_started) {
+		eventfd_signal(vh, vh->stop_fd);
+		pthread_join(vh->call_thread, NULL);
+		if (read(vh->stop_fd, &junk, sizeof(junk)) < 0 && errno != EAGAIN)
+			pr_debug("%s: stop read: %s", vh->name, strerror(errno));
+		vh->thread_started = false;
+	}
+	for (unsigned int r = 0; r < vh->nr_rings; r++)
+		vh->rings[r].direct = false;
 	vh->running = false;
 }
 
+/* Kicks that reached lkvm: all of them without the transport's kick fd. */
 void vhost_dev_kick(struct vhost_dev *vh, unsigned int r)
 {
-	if (r < vh->nr_rings)
-		eventfd_signal(vh, vh->rings[r].kick_fd);
+	if (r >= vh->nr_rings)
+		return;
+	__atomic_add_fetch(&stats.lkvm_kicks, 1, __ATOMIC_RELAXED);
+	eventfd_signal(vh, vh->rings[r].kick_out);
 }
 
 void vhost_dev_kick_all(struct vhost_dev *vh)

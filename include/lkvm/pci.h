@@ -183,6 +183,23 @@ struct pci_msix_vector {
 	int fd;			/* irqfd on gsi, -1 if none (then KVM_SIGNAL_MSI) */
 };
 
+/*
+ * An eventfd that a producer outside lkvm (vhost) writes to raise a vector
+ * without passing through lkvm: while the vector can deliver (MSI-X on,
+ * neither it nor the function masked, a KVM route) the fd is a KVM irqfd
+ * on the vector's route, which follows the guest's address/data writes.
+ * Otherwise it is unbound, and what it collected becomes the vector's
+ * pending bit (read at PBA reads and unmasks), delivered on unmask.
+ * Owned by the caller; linked into the pci_msix while attached.
+ */
+struct pci_msix_bypass {
+	int fd;
+	unsigned int vector;		/* >= nr: none */
+	int bound_gsi;			/* -1: not a KVM irqfd now */
+	bool attached;
+	struct pci_msix_bypass *next;
+};
+
 struct pci_msix {
 	struct pci_device *dev;
 	pthread_mutex_t lock;
@@ -192,6 +209,7 @@ struct pci_msix {
 	u32 table_off, pba_off;		/* inside the BAR */
 	bool enabled, func_masked;	/* Message Control, atomics */
 	struct pci_msix_vector *vec;
+	struct pci_msix_bypass *bypass;	/* attached, under lock */
 };
 
 /*
@@ -212,5 +230,18 @@ bool pci_msix_enabled(const struct pci_msix *msix);
 bool pci_msix_signal(struct pci_msix *msix, unsigned int vector);
 /* The core saw the guest write Message Control. */
 void pci_msix_control_written(struct pci_msix *msix, u16 control);
+/*
+ * Attach b (b->fd set by the caller) to vector; true if it is a KVM irqfd
+ * now.  When false b stays detached: the vector cannot deliver directly
+ * (masked, MSI-X off, no route), the caller keeps its own path.
+ */
+bool pci_msix_bypass_attach(struct pci_msix *msix, struct pci_msix_bypass *b,
+			    unsigned int vector);
+/* The guest moved b's queue to another vector (>= nr: none). */
+void pci_msix_bypass_move(struct pci_msix *msix, struct pci_msix_bypass *b,
+			  unsigned int vector);
+/* Unbind and unlink b (no-op if detached); b->fd stays open. */
+void pci_msix_bypass_detach(struct pci_msix *msix, struct pci_msix_bypass *b);
+bool pci_msix_bypass_attached(const struct pci_msix_bypass *b);
 
 #endif

@@ -11,12 +11,17 @@
  * Kicks and calls.  Each vhost ring r has a kick fd (written to pass a
  * guest notification on) and a call fd (vhost writes it when the guest
  * wants an interrupt; vhost has already applied EVENT_IDX/NO_INTERRUPT).
- * Today both are eventfds of ours: the device's queue_notify calls
- * vhost_dev_kick(), and one call thread turns calls into
- * virtio_signal_queue().  A transport able to hand a queue its own
- * ioeventfd and irqfd would install them in rings[r] before
- * vhost_dev_start(), so that kicks and interrupts bypass lkvm; this is
- * the one place that wiring belongs.
+ * Kicks go straight from KVM to vhost when the transport has a kick fd
+ * for the queue (virtio_queue_kickfd(): virtio-pci's notify addresses);
+ * otherwise, and for notifications that still exit to lkvm, the device's
+ * queue_notify calls vhost_dev_kick(), which writes the ring's kick fd.
+ * Calls go straight to the guest when the transport
+ * has an irqfd for the queue (virtio_queue_irqfd(): an MSI-X vector;
+ * masking and vector moves are the transport's business); otherwise (INTx,
+ * virtio-mmio, which need lkvm to set the ISR first) the ring's call fd is
+ * ours and one call thread turns calls into virtio_signal_queue().  The
+ * thread exists only while some ring needs it.  LKVM_VHOST_IRQFD=0 in the
+ * environment sends every ring through the thread (for comparisons).
  *
  * Threading: every function runs on the control path (device init,
  * activate, reset, exit), which the virtio core serialises.  The call
@@ -32,8 +37,19 @@ struct virtio_device;
 
 struct vhost_ring {
 	int kick_fd;		/* the guest's notifications, towards vhost */
-	int call_fd;		/* vhost's interrupt requests, towards the guest */
+	int call_fd;		/* vhost's interrupt requests, for the call thread */
+	int kick_out;		/* the ring's kick fd in vhost: kick_fd or the transport's */
+	bool direct;		/* running with the transport's irqfd instead */
 };
+
+/* Totals over all vhost devices (`lkvm stat`). */
+struct vhost_irq_stats {
+	u64 thread_signals;	/* interrupts the call threads passed on */
+	u64 lkvm_kicks;		/* guest notifications lkvm passed on */
+	unsigned int direct_rings;	/* running rings on an irqfd */
+	unsigned int thread_rings;	/* running rings on the call thread */
+};
+void vhost_irq_stats(struct vhost_irq_stats *out);
 
 struct vhost_dev {
 	int fd;			/* /dev/vhost-*, owned */
@@ -44,7 +60,9 @@ struct vhost_dev {
 	struct vhost_ring rings[VHOST_MAX_RINGS];
 	int stop_fd;		/* ends the call thread */
 	pthread_t call_thread;
-	bool running;		/* call thread started */
+	bool thread_started;
+	bool running;		/* vhost_dev_start() succeeded */
+	bool no_irqfd;		/* LKVM_VHOST_IRQFD=0 */
 	struct virtio_device *vdev;
 };
 

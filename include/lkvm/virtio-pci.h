@@ -9,13 +9,20 @@
  * A device type without a transitional id is modern-only (0x1040 + id,
  * revision 1).  legacy_only gives a legacy device without modern
  * capabilities.  MSI-X (BAR1) has a vector for config changes and one per
- * queue; without MSI-X the ISR and INTA# are used.
+ * queue; without MSI-X the ISR and INTA# are used.  A queue whose MSI-X
+ * vector is set and unmasked at DRIVER_OK can get an irqfd of its own
+ * (queue_irqfd): a kernel data path then interrupts the guest directly;
+ * and its notifications can become an eventfd of its own (queue_kickfd)
+ * that KVM signals and lkvm never reads.  (A driver that turns MSI-X off
+ * without resetting the device gets no interrupts from such queues until
+ * it resets it; Linux resets first.)
  *
  * Queue notifications are ioeventfds, one address per queue (modern
  * notify area, notify_off_multiplier 4) and a datamatch per queue index
  * on the legacy QUEUE_NOTIFY port; when KVM refuses one, the write exits
  * and the BAR handler performs it instead.
  */
+#include <pthread.h>
 #include <stdbool.h>
 #include "lkvm/pci.h"
 #include "lkvm/virtio.h"
@@ -48,10 +55,21 @@ void virtio_pci_detach(struct virtio_device *vdev);
 
 /* ---- shared by virtio/pci*.c ---- */
 
+/* Notify BAR kinds, indexes of the arrays below. */
+enum { VPCI_NOTIFY_PIO, VPCI_NOTIFY_MMIO, VPCI_NOTIFY_KINDS };
+
 struct virtio_pci_notify {
 	struct virtio_pci *vpci;
 	u16 index;
 	struct ioevent *mmio_ev, *pio_ev;	/* NULL: the BAR handler does it */
+	/*
+	 * Handed to a kernel data path (queue_kickfd): from then on the
+	 * queue's ioeventfds are this fd, which lkvm never reads.
+	 */
+	int kick_fd;
+	bool direct;
+	bool kvm_on[VPCI_NOTIFY_KINDS];	/* kick_fd registered with KVM at kvm_addr */
+	u64 kvm_addr[VPCI_NOTIFY_KINDS];
 };
 
 struct virtio_pci {
@@ -66,9 +84,14 @@ struct virtio_pci {
 	u16 queue_sel;
 	u16 config_vector;
 	u16 *queue_vector;
+	struct pci_msix_bypass *irqfd;	/* per queue, handed to a kernel data path */
 	struct virtio_pci_notify *notify;
 	u8 cfg_cap;		/* VIRTIO_PCI_CAP_PCI_CFG offset, 0 = none */
 	unsigned int ioevent_maps;	/* BAR mappings that registered ioeventfds */
+	/* The notify BARs as last mapped (mapped: and ioeventfds allowed). */
+	bool notify_mapped[VPCI_NOTIFY_KINDS];
+	u64 notify_base[VPCI_NOTIFY_KINDS];
+	pthread_mutex_t notify_lock;	/* the notify records and the two above */
 };
 
 /*
@@ -85,6 +108,8 @@ void vpci_legacy_access(void *opaque, u64 off, u8 *data, u32 len, bool is_write)
 void vpci_set_status(struct virtio_pci *vp, bool modern, u8 status);
 /* A vector number as the guest may set it: out of range → NO_VECTOR. */
 u16 vpci_check_vector(struct virtio_pci *vp, u16 vector);
+/* queue_msix_vector write (either interface); moves a handed-out irqfd. */
+void vpci_set_queue_vector(struct virtio_pci *vp, u32 sel, u16 vector);
 /* ISR read: clear it and drop INTA#. */
 u8 vpci_isr_read(struct virtio_pci *vp);
 

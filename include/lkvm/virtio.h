@@ -131,6 +131,21 @@ struct virtio_transport_ops {
 	void (*signal_config)(struct virtio_device *vdev);
 	/* Optional: device reset, clear transport state (vectors...). */
 	void (*reset)(struct virtio_device *vdev);
+	/*
+	 * Optional: an eventfd whose write raises vq's interrupt without
+	 * lkvm (a KVM irqfd), or -1 when the interrupt must pass through
+	 * virtio_signal_queue() (INTx, no vector, an ISR to set first).
+	 * The transport keeps the fd open and correct (vector moves and
+	 * masking) until the device resets.  Control path, vdev->lock held.
+	 */
+	int (*queue_irqfd)(struct virtio_device *vdev, struct virt_queue *vq);
+	/*
+	 * Optional: an eventfd that KVM signals when the guest notifies vq,
+	 * which lkvm then stops reading (kicks still arriving through an
+	 * exit go to ops->queue_notify()), or -1.  Kept for the device's
+	 * life.  Control path, vdev->lock held.
+	 */
+	int (*queue_kickfd)(struct virtio_device *vdev, struct virt_queue *vq);
 };
 
 struct virtio_device {
@@ -191,6 +206,14 @@ bool virtio_device_is_broken(const struct virtio_device *vdev);
  * only a kernel data path (vhost), which has decided already, calls this.
  */
 void virtio_signal_queue(struct virtio_device *vdev, struct virt_queue *vq);
+/*
+ * For a kernel data path that decides itself when to interrupt (vhost):
+ * the transport's irqfd for vq (see queue_irqfd), or -1.  Called from
+ * ops->activate(); the fd stays valid until ops->reset() returns.
+ */
+int virtio_queue_irqfd(struct virtio_device *vdev, struct virt_queue *vq);
+/* The same for notifications: the transport's kick eventfd for vq, or -1. */
+int virtio_queue_kickfd(struct virtio_device *vdev, struct virt_queue *vq);
 
 /* ---- Control path (transport code) ---- */
 

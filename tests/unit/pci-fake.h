@@ -65,6 +65,20 @@ int kvm_signal_msi(struct kvm *kvm, u64 addr, u32 data, u32 devid)
 	return 0;
 }
 
+/* Every irqfd KVM holds, as (gsi, fd); routes[].irqfd is a route's first. */
+#define MAX_FAKE_IRQFDS 64
+static struct { u32 gsi; int fd; } irqfds[MAX_FAKE_IRQFDS];
+static int nr_irqfds;
+
+/* The gsi fd is bound to, -1 if KVM does not hold it. */
+static UNUSED int irqfd_gsi(int fd)
+{
+	for (int k = 0; k < nr_irqfds; k++)
+		if (irqfds[k].fd == fd)
+			return (int)irqfds[k].gsi;
+	return -1;
+}
+
 int kvm_irqfd(struct kvm *kvm, u32 gsi, int fd, bool assign)
 {
 	int i = (int)gsi - FIRST_FAKE_GSI;
@@ -73,8 +87,60 @@ int kvm_irqfd(struct kvm *kvm, u32 gsi, int fd, bool assign)
 		return -EINVAL;
 	if (assign && irqfd_fails)
 		return -ENOSYS;
-	routes[i].irqfd = assign ? fd : -1;
+	if (assign) {
+		/* KVM refuses an eventfd that is an irqfd already. */
+		if (irqfd_gsi(fd) >= 0 || nr_irqfds == MAX_FAKE_IRQFDS)
+			return -EBUSY;
+		irqfds[nr_irqfds].gsi = gsi;
+		irqfds[nr_irqfds++].fd = fd;
+		if (routes[i].irqfd < 0)
+			routes[i].irqfd = fd;
+		return 0;
+	}
+	for (int k = 0; k < nr_irqfds; k++)
+		if (irqfds[k].fd == fd && irqfds[k].gsi == gsi) {
+			irqfds[k] = irqfds[--nr_irqfds];
+			break;
+		}
+	if (routes[i].irqfd == fd)
+		routes[i].irqfd = -1;
 	return 0;
+}
+
+/* Eventfds registered with KVM directly (kvm_ioeventfd), not via ioevent_add. */
+#define MAX_FAKE_KVM_IOEVENTS 32
+static struct { u64 addr; bool pio; int fd; u64 match; } kvm_ioevents[MAX_FAKE_KVM_IOEVENTS];
+static int nr_kvm_ioevents;
+static bool kvm_ioevent_fails;
+
+int kvm_ioeventfd(struct kvm *kvm, u64 addr, u32 len, bool pio, int fd,
+		  bool datamatch, u64 match, bool assign)
+{
+	if (assign) {
+		if (kvm_ioevent_fails || nr_kvm_ioevents == MAX_FAKE_KVM_IOEVENTS)
+			return -ENOSPC;
+		kvm_ioevents[nr_kvm_ioevents].addr = addr;
+		kvm_ioevents[nr_kvm_ioevents].pio = pio;
+		kvm_ioevents[nr_kvm_ioevents].fd = fd;
+		kvm_ioevents[nr_kvm_ioevents++].match = match;
+		return 0;
+	}
+	for (int k = 0; k < nr_kvm_ioevents; k++)
+		if (kvm_ioevents[k].addr == addr && kvm_ioevents[k].pio == pio &&
+		    kvm_ioevents[k].fd == fd) {
+			kvm_ioevents[k] = kvm_ioevents[--nr_kvm_ioevents];
+			return 0;
+		}
+	return -ENOENT;
+}
+
+/* The fd KVM signals for a write at addr, -1 if none. */
+static UNUSED int kvm_ioevent_fd(u64 addr, bool pio)
+{
+	for (int k = 0; k < nr_kvm_ioevents; k++)
+		if (kvm_ioevents[k].addr == addr && kvm_ioevents[k].pio == pio)
+			return kvm_ioevents[k].fd;
+	return -1;
 }
 
 /* Signals delivered through route i's irqfd since the last call. */
@@ -105,7 +171,9 @@ static UNUSED void fake_kvm_init(void)
 	bus_init(&fake_kvm.mmio_bus, "mmio");
 	memset(irq_level, 0, sizeof(irq_level));
 	memset(routes, 0, sizeof(routes));
-	irq_line_calls = nr_routes = route_updates = signal_msi_calls = 0;
+	irq_line_calls = nr_routes = route_updates = signal_msi_calls = nr_irqfds = 0;
+	nr_kvm_ioevents = 0;
+	kvm_ioevent_fails = false;
 	route_add_fails = irqfd_fails = false;
 	if (pci_host_setup(&fake_kvm, &fake_host)) {
 		fprintf(stderr, "pci_host_setup failed\n");

@@ -11,6 +11,7 @@
 #include <linux/virtio_pci.h>
 #include "lkvm/ioeventfd.h"
 #include "lkvm/virtio-pci.h"
+#include "lkvm/fd-budget.h"
 #include "pci-fake.h"
 
 #define RAM_GPA 0x100000ULL
@@ -625,6 +626,181 @@ static void test_msix_vectors(void)
 	teardown();
 }
 
+/* ---- irqfds for a kernel data path (vhost) ---- */
+
+static u32 msix_pba(void)
+{
+	return mmio_rd(bar1 + ALIGN_UP(16 * (NQ + 1), 8u), 4);	/* PBA after the table */
+}
+
+static void msix_mask(unsigned int v, bool masked)
+{
+	mmio_wr(bar1 + 16 * v + 12, 4, masked);
+}
+
+static void eventfd_put(int fd)
+{
+	u64 one = 1;
+
+	CHECK_EQ(write(fd, &one, sizeof(one)), (ssize_t)sizeof(one));
+}
+
+static int route_of(int fd)
+{
+	int gsi = irqfd_gsi(fd);
+
+	return gsi < 0 ? -1 : gsi - FIRST_FAKE_GSI;
+}
+
+/* MSI-X on, DRIVER_OK, queue 0 on vector 1, queue 1 on none. */
+static void irqfd_bring_up(void)
+{
+	msix_enable();
+	for (unsigned int v = 0; v <= NQ; v++)
+		msix_entry(v, 0x40 + v);
+	modern_bring_up();	/* resets first: vectors after it */
+	common_wr(VIRTIO_PCI_COMMON_Q_SELECT, 2, 0);
+	common_wr(VIRTIO_PCI_COMMON_Q_MSIX, 2, 1);
+}
+
+static void test_irqfd_follows_vector(void)
+{
+	int fds0 = fd_count_open(), fd, r;
+	struct virt_queue *vq0, *vq1;
+
+	setup(VIRTIO_ID_NET, false, false);
+	irqfd_bring_up();
+	vq0 = virtio_get_queue(&vdev, 0);
+	vq1 = virtio_get_queue(&vdev, 1);
+	fd = virtio_queue_irqfd(&vdev, vq0);
+	CHECK(fd >= 0);
+	CHECK_EQ(virtio_queue_irqfd(&vdev, vq0), fd);	/* the same one again */
+	CHECK_EQ(virtio_queue_irqfd(&vdev, vq1), -1);	/* no vector: no irqfd */
+	r = route_of(fd);
+	CHECK(r >= 0);
+	CHECK_EQ(routes[r].data, 0x41);
+
+	/* The guest rewrites the unmasked entry: the route follows. */
+	mmio_wr(bar1 + 16 * 1 + 8, 4, 0x51);
+	CHECK_EQ(route_of(fd), r);
+	CHECK_EQ(routes[r].data, 0x51);
+
+	/* Masked: unbound; a kernel interrupt then is the pending bit. */
+	msix_mask(1, true);
+	CHECK_EQ(route_of(fd), -1);
+	eventfd_put(fd);
+	CHECK_EQ(msix_pba(), 1u << 1);
+	CHECK_EQ(irqfd_signals(r), 0);
+	/* Reprogrammed while masked, unmasked: delivered once, to the new target. */
+	mmio_wr(bar1 + 16 * 1 + 8, 4, 0x61);
+	msix_mask(1, false);
+	CHECK_EQ(msix_pba(), 0);
+	CHECK_EQ(irqfd_signals(r) + (u64)signal_msi_calls, 1);
+	CHECK_EQ(routes[r].data, 0x61);
+	CHECK_EQ(route_of(fd), r);
+
+	/* Function mask: the same without touching the entry. */
+	cfg_wr(SLOT, msix_cap() + PCI_MSIX_FLAGS, 2,
+	       PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL);
+	CHECK_EQ(route_of(fd), -1);
+	eventfd_put(fd);
+	CHECK_EQ(msix_pba(), 1u << 1);
+	msix_enable();
+	CHECK_EQ(msix_pba(), 0);
+	CHECK_EQ(irqfd_signals(r), 1);
+	CHECK_EQ(route_of(fd), r);
+
+	/* The queue moves to vector 2, then to none. */
+	common_wr(VIRTIO_PCI_COMMON_Q_SELECT, 2, 0);
+	common_wr(VIRTIO_PCI_COMMON_Q_MSIX, 2, 2);
+	CHECK(route_of(fd) >= 0 && route_of(fd) != r);
+	CHECK_EQ(routes[route_of(fd)].data, 0x42);
+	common_wr(VIRTIO_PCI_COMMON_Q_MSIX, 2, VIRTIO_MSI_NO_VECTOR);
+	CHECK_EQ(route_of(fd), -1);
+	common_wr(VIRTIO_PCI_COMMON_Q_MSIX, 2, 1);
+	CHECK_EQ(route_of(fd), r);
+
+	/* Reset drops it; a new activation gets it back. */
+	common_wr(VIRTIO_PCI_COMMON_STATUS, 1, 0);
+	CHECK_EQ(route_of(fd), -1);
+	irqfd_bring_up();
+	CHECK_EQ(virtio_queue_irqfd(&vdev, vq0), fd);
+	CHECK_EQ(route_of(fd), r);
+	teardown();
+	CHECK_EQ(nr_irqfds, 0);
+	CHECK_EQ(fd_count_open(), fds0);	/* every eventfd closed */
+}
+
+/* Where only lkvm can raise the interrupt, the device keeps its own path. */
+static void test_irqfd_refused(void)
+{
+	struct virt_queue *vq0;
+
+	setup(VIRTIO_ID_NET, false, false);
+	modern_bring_up();
+	common_wr(VIRTIO_PCI_COMMON_Q_SELECT, 2, 0);
+	common_wr(VIRTIO_PCI_COMMON_Q_MSIX, 2, 1);
+	vq0 = virtio_get_queue(&vdev, 0);
+	CHECK_EQ(virtio_queue_irqfd(&vdev, vq0), -1);	/* INTx: the ISR first */
+	irqfd_bring_up();
+	msix_mask(1, true);
+	CHECK_EQ(virtio_queue_irqfd(&vdev, vq0), -1);	/* masked at DRIVER_OK */
+	msix_mask(1, false);
+	irqfd_fails = true;
+	CHECK_EQ(virtio_queue_irqfd(&vdev, vq0), -1);	/* KVM without irqfds */
+	CHECK_EQ(nr_irqfds, 0);
+	teardown();
+}
+
+/* A kick fd replaces the queue's ioeventfds, follows its BARs, then closes. */
+static void test_kickfd_follows_bar(void)
+{
+	int fds0 = fd_count_open(), fd;
+	u64 notify0;
+
+	setup(VIRTIO_ID_NET, false, true);
+	modern_bring_up();
+	notify0 = bar4 + VPCI_NOTIFY_OFF;
+	fd = virtio_queue_kickfd(&vdev, virtio_get_queue(&vdev, 0));
+	CHECK(fd >= 0);
+	CHECK_EQ(virtio_queue_kickfd(&vdev, virtio_get_queue(&vdev, 0)), fd);
+	CHECK(!live_event(notify0, false));		/* lkvm no longer reads it */
+	CHECK_EQ(kvm_ioevent_fd(notify0, false), fd);
+	CHECK_EQ(kvm_ioevent_fd(bar0 + VIRTIO_PCI_QUEUE_NOTIFY, true), fd);
+	CHECK_EQ(kvm_ioevents[0].match, 0);
+	CHECK(live_event(notify0 + VPCI_NOTIFY_MULT, false));	/* queue 1 unchanged */
+	CHECK_EQ(live_events(), 2 * NQ - 2);
+
+	/* BAR4 moves: so does the kick fd; memory decode off drops it. */
+	cfg_wr(SLOT, PCI_COMMAND, 2, PCI_COMMAND_IO);
+	CHECK_EQ(kvm_ioevent_fd(notify0, false), -1);
+	cfg_wr(SLOT, PCI_BASE_ADDRESS_4, 4, 0xd0000000);
+	cfg_wr(SLOT, PCI_COMMAND, 2, PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
+	CHECK_EQ(kvm_ioevent_fd(0xd0000000 + VPCI_NOTIFY_OFF, false), fd);
+	CHECK_EQ(live_events(), 2 * NQ - 2);
+	CHECK_EQ(nr_kvm_ioevents, 2);
+
+	/* Kept across a reset: the next activation finds it in place. */
+	common_wr(VIRTIO_PCI_COMMON_STATUS, 1, 0);
+	CHECK_EQ(kvm_ioevent_fd(0xd0000000 + VPCI_NOTIFY_OFF, false), fd);
+	teardown();
+	CHECK_EQ(nr_kvm_ioevents, 0);
+	CHECK_EQ(fd_count_open(), fds0);
+}
+
+/* KVM refusing the kick fd leaves the exit path: the BAR handler notifies. */
+static void test_kickfd_refused_exits(void)
+{
+	setup(VIRTIO_ID_NET, false, true);
+	modern_bring_up();
+	kvm_ioevent_fails = true;
+	CHECK(virtio_queue_kickfd(&vdev, virtio_get_queue(&vdev, 0)) >= 0);
+	CHECK_EQ(nr_kvm_ioevents, 0);
+	mmio_wr(bar4 + VPCI_NOTIFY_OFF, 2, 0);
+	CHECK_EQ(notified[0], 1);
+	teardown();
+}
+
 /* ---- legacy interface ---- */
 
 static void legacy_bring_up_queue0(void)
@@ -861,6 +1037,10 @@ int main(void)
 	RUN(test_ioeventfd_churn_capped);
 	RUN(test_intx_and_isr);
 	RUN(test_msix_vectors);
+	RUN(test_irqfd_follows_vector);
+	RUN(test_irqfd_refused);
+	RUN(test_kickfd_follows_bar);
+	RUN(test_kickfd_refused_exits);
 	RUN(test_legacy_only_device);
 	RUN(test_transitional_legacy_driver);
 	RUN(test_modern_only_and_legacy_fallback_ids);

@@ -16,6 +16,14 @@ net_ms() {
 	echo $(( ${up%.*}${up#*.} * 10 ))
 }
 
+# Interrupts of eth0's virtio device so far (all its /proc/interrupts lines).
+net_irqs() {
+	dev=$(basename "$(readlink /sys/class/net/eth0/device)")
+	awk -v d="$dev" '$0 ~ d"-(input|output)" {
+		for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i } END { print s + 0 }' \
+		/proc/interrupts
+}
+
 net_wait_file() {
 	n=$(( $2 * 10 ))
 	while [ ! -e "$1" ] && [ "$n" -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
@@ -32,6 +40,7 @@ case_guest() {
 	echo "NET-PING-RC=$?"
 	dd if=/dev/urandom of=/tmp/up.bin bs=1M count=64 2>/dev/null
 	echo "GUEST_TX_MD5=$(md5sum /tmp/up.bin | cut -d' ' -f1)"
+	irq0=$(net_irqs)
 	t0=$(net_ms)
 	nc 192.168.33.1 5555 < /tmp/up.bin > /dev/null
 	echo "NET-UPLOAD-RC=$?"
@@ -44,6 +53,11 @@ case_guest() {
 	if net_wait_file /tmp/down.done 200; then
 		echo "GUEST_RX_MD5=$(md5sum /tmp/down.bin | cut -d' ' -f1)"
 	fi
+	echo "NET-GUEST-IRQS=$(( $(net_irqs) - irq0 ))"
+	grep -E 'virtio[0-9]+-(input|output)' /proc/interrupts | tr -s ' ' | sed 's/^/NET-PROC-IRQ /'
+	# L1 reads lkvm's counters while the VM still runs, then types a line.
+	echo "NET-STATS-NOW"
+	read -r -t 30 _
 	echo "NET-DONE"
 }
 
@@ -88,6 +102,12 @@ case_input() {
 		net_l1_say "L1_SEND_RC=$rc"
 		net_l1_say "L1_SEND_MS=$(( $(net_ms) - t0 ))"
 	fi
+	if wait_for NET-STATS-NOW 60; then
+		# Interrupts the vhost call thread passed on, vs rings on an irqfd.
+		lkvm stat --name "$name" 2>/dev/null | grep '^vhost_' | tr 'a-z' 'A-Z' |
+			sed 's/^/L1_/' | while read -r l; do net_l1_say "$l"; done
+		echo stats-read
+	fi
 	wait_for NET-DONE 60
 	kill "$(cat /tmp/net-tap.pid)" 2>/dev/null
 	rm -f /tmp/net-tap.rx /tmp/net-tap.l1 /tmp/net-tap.in /tmp/net-tap.pid
@@ -114,6 +134,25 @@ case_check() {
 	down=$(info l1_tx_md5)
 	[ -n "$down" ] && [ "$down" = "$(console_value GUEST_RX_MD5)" ] ||
 		fail "L1->guest 64 MiB: L1 md5 '$down', guest md5 '$(console_value GUEST_RX_MD5)'"
+	if [ "$NET_VHOST" = 1 ] && [ "${NET_VHOST_PATH:-}" = thread ]; then
+		# LKVM_VHOST_IRQFD=0: both rings on the call thread, which must
+		# have passed the interrupts on.
+		[ "$(console_value L1_VHOST_THREAD_RINGS)" = 2 ] ||
+			fail "vhost rings on the call thread: '$(console_value L1_VHOST_THREAD_RINGS)', want 2"
+		[ "$(console_value L1_VHOST_THREAD_SIGNALS)" -gt 0 ] 2>/dev/null ||
+			fail "no vhost interrupt through lkvm's thread with LKVM_VHOST_IRQFD=0"
+	elif [ "$NET_VHOST" = 1 ]; then
+		# MSI-X on both arches: the rings interrupt through irqfds, lkvm's
+		# call thread passes nothing on.
+		[ "$(console_value L1_VHOST_IRQFD_RINGS)" = 2 ] ||
+			fail "vhost rings on an irqfd: '$(console_value L1_VHOST_IRQFD_RINGS)', want 2"
+		[ "$(console_value L1_VHOST_THREAD_SIGNALS)" = 0 ] ||
+			fail "vhost interrupts through lkvm's thread: '$(console_value L1_VHOST_THREAD_SIGNALS)'"
+	fi
+	note "guest interrupts during the transfers $(console_value NET-GUEST-IRQS);" \
+		"vhost via thread $(console_value L1_VHOST_THREAD_SIGNALS)," \
+		"irqfd rings $(console_value L1_VHOST_IRQFD_RINGS)," \
+		"kicks through lkvm $(console_value L1_VHOST_LKVM_KICKS)"
 	note "guest->L1 64 MiB in $(console_value NET-UPLOAD-MS) ms;" \
 		"L1->guest in $(console_value L1_SEND_MS) ms;" \
 		"virtio features $(console_value NET-FEATURES)"

@@ -32,6 +32,8 @@ case_input() {
 		echo "l1_send_status=$?"
 	} > /tmp/vsock-l1.out 2>&1
 	wait_for VSOCK-GUEST-DONE 60
+	# Which way vhost's interrupts went (lkvm stat: l1_vhost_* lines).
+	lkvm stat --name "$name" 2>/dev/null | grep '^vhost_' | sed 's/^/l1_/' >> /tmp/vsock-l1.out
 	{ echo; cat /tmp/vsock-l1.out; } >&2
 	echo done
 }
@@ -44,6 +46,14 @@ case_check() {
 	fi
 	expect_exit 0
 	expect_no_console 'LKVM-VSOCK-NO-PROGRAM'
+	# Both vhost rings interrupt through an MSI-X irqfd, none through lkvm.
+	[ "$(console_value l1_vhost_irqfd_rings)" = 2 ] ||
+		fail "vhost-vsock rings on an irqfd: '$(console_value l1_vhost_irqfd_rings)', want 2"
+	[ "$(console_value l1_vhost_thread_signals)" = 0 ] ||
+		fail "vhost-vsock interrupts through lkvm's thread: '$(console_value l1_vhost_thread_signals)'"
+	note "vhost-vsock: irqfd rings $(console_value l1_vhost_irqfd_rings)," \
+		"interrupts via lkvm's thread $(console_value l1_vhost_thread_signals)," \
+		"kicks through lkvm $(console_value l1_vhost_lkvm_kicks)"
 	[ "$(console_value vsock_reply)" = hello-over-vsock ] ||
 		fail "message echoed as '$(console_value vsock_reply)'"
 	[ "$(console_value l1_send_status)" = 0 ] || fail "the 16 MiB round trip failed in L1"
