@@ -135,10 +135,15 @@ $(OUT)build-weak/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DVIRTQ_TEST_WEAK_SIGNAL_BARRIER -c -o $@ $<
 
-$(OUT)tests/order/virtq-order: $(OUT)tests/order/virtq-order.o $(OUT)$(LOG_STUB) $(OUT)liblkvm.a
+# The --packed guest is the unit tests' packed-ring driver.
+ORDER_DRIVER := $(OUT)tests/unit/lib/pdriver.o
+$(OUT)tests/order/%.o: CFLAGS += -Itests/unit/lib
+
+$(OUT)tests/order/virtq-order: $(OUT)tests/order/virtq-order.o $(ORDER_DRIVER) $(OUT)$(LOG_STUB) \
+		$(OUT)liblkvm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(OUT)tests/order/virtq-order-weak: $(OUT)tests/order/virtq-order.o $(OUT)$(LOG_STUB) \
+$(OUT)tests/order/virtq-order-weak: $(OUT)tests/order/virtq-order.o $(ORDER_DRIVER) $(OUT)$(LOG_STUB) \
 		$(WEAK_OBJS) $(OUT)liblkvm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
