@@ -10,6 +10,7 @@
  * marks the device broken (virtq_mark_broken: one message per break).
  */
 #include <endian.h>
+#include <stddef.h>
 #include <string.h>
 #include "lkvm/virtio.h"
 #include "virtqueue-internal.h"
