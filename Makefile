@@ -61,7 +61,7 @@ UNIT_BINS := $(addprefix $(OUT),$(UNIT_SRCS:.c=))
 # the order and fuzz tests).
 TESTLIB_SRCS := $(filter-out %/log-stub.c,$(wildcard tests/unit/lib/*.c))
 LOG_STUB := tests/unit/lib/log-stub.o
-LOG_STUB_TESTS := tests/unit/test-virtq
+LOG_STUB_TESTS := tests/unit/test-virtq tests/unit/test-virtq-packed
 # Link-time hooks a unit test puts between a device and the layer below it.
 UNIT_WRAP_virtio-blk := -Wl,--wrap=disk_write_zeroes
 UNIT_WRAP_9p := -Wl,--wrap=p9_peek_header
@@ -128,16 +128,22 @@ unit-tests: $(UNIT_BINS)
 # The virtqueue notification-ordering test, and the same test linked
 # against a virtio core whose should-signal barrier is only a compiler
 # barrier: that one must catch lost wake-ups, proving the test can fail.
-WEAK_OBJS := $(addprefix $(OUT)build-weak/,virtio/virtqueue.o virtio/device.o virtio/queue-setup.o)
+WEAK_OBJS := $(addprefix $(OUT)build-weak/,virtio/virtqueue.o virtio/virtqueue-packed.o \
+	virtio/device.o virtio/queue-setup.o)
 
 $(OUT)build-weak/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DVIRTQ_TEST_WEAK_SIGNAL_BARRIER -c -o $@ $<
 
-$(OUT)tests/order/virtq-order: $(OUT)tests/order/virtq-order.o $(OUT)$(LOG_STUB) $(OUT)liblkvm.a
+# The --packed guest is the unit tests' packed-ring driver.
+ORDER_DRIVER := $(OUT)tests/unit/lib/pdriver.o
+$(OUT)tests/order/%.o: CFLAGS += -Itests/unit/lib
+
+$(OUT)tests/order/virtq-order: $(OUT)tests/order/virtq-order.o $(ORDER_DRIVER) $(OUT)$(LOG_STUB) \
+		$(OUT)liblkvm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(OUT)tests/order/virtq-order-weak: $(OUT)tests/order/virtq-order.o $(OUT)$(LOG_STUB) \
+$(OUT)tests/order/virtq-order-weak: $(OUT)tests/order/virtq-order.o $(ORDER_DRIVER) $(OUT)$(LOG_STUB) \
 		$(WEAK_OBJS) $(OUT)liblkvm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -16,7 +16,7 @@
 #include "lkvm/virtio-9p.h"
 
 enum {
-	OPT_NAME = 256, OPT_CONSOLE, OPT_DEBUG, OPT_RNG, OPT_TRANSPORT,
+	OPT_NAME = 256, OPT_CONSOLE, OPT_DEBUG, OPT_RNG, OPT_TRANSPORT, OPT_VIRTIO_RING,
 	OPT_TEST_DEVICE, OPT_TIMEOUT, OPT_HELP,
 	OPT_BALLOON, OPT_9P, OPT_VSOCK, OPT_SANDBOX, OPT_NODHCP, OPT_DEV,
 	OPT_HUGETLBFS, OPT_VFIO, OPT_NO_SANDBOX, OPT_SANDBOX_TEST,
@@ -39,6 +39,8 @@ static const struct option run_options[] = {
 	{ "debug", no_argument, NULL, OPT_DEBUG },
 	{ "rng", no_argument, NULL, OPT_RNG },
 	{ "virtio-transport", required_argument, NULL, OPT_TRANSPORT },
+	/* Hidden, for benchmarks: packed rings (default, if the guest takes them) or split. */
+	{ "virtio-ring", required_argument, NULL, OPT_VIRTIO_RING },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "test-device", no_argument, NULL, OPT_TEST_DEVICE },
 	{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
@@ -262,6 +264,11 @@ static int parse_one(int opt, const char *arg, struct lkvm_config *cfg)
 	case OPT_TRANSPORT:
 		if (parse_transport(arg, &cfg->transport))
 			return usage_error("bad --virtio-transport '%s': use pci, pci-legacy, mmio or mmio-legacy", arg);
+		break;
+	case OPT_VIRTIO_RING:
+		if (strcmp(arg, "split") && strcmp(arg, "packed"))
+			return usage_error("bad --virtio-ring '%s': use split or packed", arg);
+		cfg->split_rings = !strcmp(arg, "split");
 		break;
 	case OPT_RNG: cfg->rng = true; break;
 	case OPT_IRQCHIP:

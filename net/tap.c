@@ -449,8 +449,11 @@ static int open_vhost(struct tap_net *t)
 	if (!t->vhost)
 		return -ENODEV;
 	missing = VHOST_NEEDED & ~vhost_net_features(t->vhost);
-	/* Not offered to the guest rather than unusable with vhost. */
-	t->be.unsupported = missing;
+	/*
+	 * Not offered to the guest rather than unusable with vhost; nor are
+	 * packed rings, which vhost_dev (virtio/vhost.c) cannot hand over.
+	 */
+	t->be.unsupported = missing | (1ULL << VIRTIO_F_RING_PACKED);
 	return 0;
 }
 

@@ -40,6 +40,11 @@ int virtio_device_init(struct virtio_device *vdev, const struct virtio_device_op
 		vq->mem = mem;
 		vq->index = i;
 		vq->max_size = ops->max_queue_size;
+		vq->id_slots = calloc(vq->max_size, sizeof(*vq->id_slots));
+		if (!vq->id_slots) {
+			virtio_device_exit(vdev);
+			return -ENOMEM;
+		}
 		virtq_reset(vq);
 	}
 	return 0;
@@ -47,6 +52,8 @@ int virtio_device_init(struct virtio_device *vdev, const struct virtio_device_op
 
 void virtio_device_exit(struct virtio_device *vdev)
 {
+	for (unsigned int i = 0; vdev->vqs && i < vdev->nr_queues; i++)
+		free(vdev->vqs[i].id_slots);
 	free(vdev->vqs);
 	vdev->vqs = NULL;
 	vdev->nr_queues = 0;
@@ -60,6 +67,11 @@ void virtio_device_set_transport(struct virtio_device *vdev,
 	vdev->transport = tops;
 	vdev->transport_data = transport_data;
 	vdev->modern = modern;
+}
+
+void virtio_device_no_packed(struct virtio_device *vdev)
+{
+	vdev->device_features &= ~(1ULL << VIRTIO_F_RING_PACKED);
 }
 
 void virtio_device_lock(struct virtio_device *vdev)
@@ -247,10 +259,13 @@ static bool driver_ok(struct virtio_device *vdev, u8 new_status)
 		pr_warn_ratelimited("virtio-%s: DRIVER_OK without FEATURES_OK", vdev->ops->name);
 		return false;
 	}
-	/* Legacy has no FEATURES_OK to refuse with: drop what we never offered. */
+	/*
+	 * Legacy has no FEATURES_OK to refuse with: drop what we never offered,
+	 * and packed rings, which the legacy interface cannot lay out.
+	 */
 	if (!modern)
-		WRITE_ONCE(vdev->driver_features,
-			   vdev->driver_features & vdev->device_features);
+		WRITE_ONCE(vdev->driver_features, vdev->driver_features &
+			   vdev->device_features & ~(1ULL << VIRTIO_F_RING_PACKED));
 	for (unsigned int i = 0; i < vdev->nr_queues; i++)
 		virtq_apply_features(&vdev->vqs[i]);
 	if (vdev->ops->activate && vdev->ops->activate(vdev))

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <endian.h>
+#include <string.h>
 #include "lkvm/log.h"
 #include "lkvm/virtio.h"
 
@@ -29,6 +30,27 @@ static u64 used_bytes(u32 size)
 	return 6 + 8ULL * size;
 }
 
+/* Packed rings (spec 2.8.10): the event suppression areas are 4 bytes each. */
+#define PACKED_EVENT_BYTES sizeof(struct vring_packed_desc_event)
+#define PACKED_EVENT_ALIGN 4u
+
+/* Data-path state of an enabled ring as the spec says it starts. */
+static void ring_state_init(struct virt_queue *vq)
+{
+	vq->last_avail_idx = vq->shadow_avail_idx = 0;
+	vq->used_idx = vq->signalled_used = 0;
+	vq->signalled_used_valid = false;
+	vq->used_flags = 0;
+	/* Spec 2.8.1: both wrap counters start at 1. */
+	vq->avail_slot = vq->used_slot = 0;
+	vq->avail_wrap = vq->used_wrap = true;
+	vq->event_flags = VRING_PACKED_EVENT_FLAG_ENABLE;
+	vq->batch_open = false;
+	vq->batch_slot = vq->batch_flags = 0;
+	if (vq->id_slots)
+		memset(vq->id_slots, 0, vq->max_size * sizeof(*vq->id_slots));
+}
+
 void virtq_reset(struct virt_queue *vq)
 {
 	__atomic_store_n(&vq->ready, false, __ATOMIC_SEQ_CST);
@@ -39,11 +61,10 @@ void virtq_reset(struct virt_queue *vq)
 	vq->avail = NULL;
 	vq->used = NULL;
 	vq->used_event = vq->avail_event = NULL;
-	vq->event_idx = vq->indirect = false;
-	vq->last_avail_idx = vq->shadow_avail_idx = 0;
-	vq->used_idx = vq->signalled_used = 0;
-	vq->signalled_used_valid = false;
-	vq->used_flags = 0;
+	vq->event_idx = vq->indirect = vq->packed = false;
+	vq->pdesc = NULL;
+	vq->driver_event = vq->device_event = NULL;
+	ring_state_init(vq);
 	vq->broken = false;
 }
 
@@ -51,6 +72,12 @@ void virtq_apply_features(struct virt_queue *vq)
 {
 	vq->event_idx = virtio_has_feature(vq->vdev, VIRTIO_RING_F_EVENT_IDX);
 	vq->indirect = virtio_has_feature(vq->vdev, VIRTIO_RING_F_INDIRECT_DESC);
+	/* A queue enabled before FEATURES_OK may have the other layout. */
+	if (READ_ONCE(vq->ready) &&
+	    vq->packed != virtio_has_feature(vq->vdev, VIRTIO_F_RING_PACKED))
+		virtq_mark_broken(vq, "enabled as a %s ring, but the driver %s packed rings",
+				  vq->packed ? "packed" : "split",
+				  vq->packed ? "dropped" : "accepted");
 }
 
 struct virt_queue *virtio_get_queue(struct virtio_device *vdev, u32 index)
@@ -168,8 +195,43 @@ u64 virtio_queue_get_addr(struct virtio_device *vdev, u32 index, enum virtq_area
 	return val;
 }
 
-/* Check size and placement, map the rings, mark ready; lock held. */
-static int map_rings(struct virt_queue *vq)
+/* Descriptor ring and the two event suppression areas (spec 2.8.10). */
+static int map_packed(struct virt_queue *vq)
+{
+	u32 size = vq->size;
+
+	/* Spec 2.8: any size up to 32768, no power of 2 needed. */
+	if (!size || size > vq->max_size) {
+		virtq_mark_broken(vq, "packed queue size %u is not in 1..%u", size, vq->max_size);
+		return -EINVAL;
+	}
+	if (vq->desc_gpa % VRING_DESC_ALIGN_SIZE || vq->avail_gpa % PACKED_EVENT_ALIGN ||
+	    vq->used_gpa % PACKED_EVENT_ALIGN) {
+		virtq_mark_broken(vq, "misaligned packed ring 0x%llx driver area 0x%llx "
+				  "device area 0x%llx",
+				  (unsigned long long)vq->desc_gpa,
+				  (unsigned long long)vq->avail_gpa,
+				  (unsigned long long)vq->used_gpa);
+		return -EINVAL;
+	}
+	vq->pdesc = guest_mem_ptr(vq->mem, vq->desc_gpa, desc_bytes(size));
+	vq->driver_event = guest_mem_ptr(vq->mem, vq->avail_gpa, PACKED_EVENT_BYTES);
+	vq->device_event = guest_mem_ptr(vq->mem, vq->used_gpa, PACKED_EVENT_BYTES);
+	if (!vq->pdesc || !vq->driver_event || !vq->device_event) {
+		virtq_mark_broken(vq, "packed ring 0x%llx driver area 0x%llx device area 0x%llx "
+				  "not inside guest RAM (size %u)",
+				  (unsigned long long)vq->desc_gpa,
+				  (unsigned long long)vq->avail_gpa,
+				  (unsigned long long)vq->used_gpa, size);
+		vq->pdesc = NULL;
+		vq->driver_event = vq->device_event = NULL;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Split ring: descriptor table, avail and used rings (spec 2.7). */
+static int map_split(struct virt_queue *vq)
 {
 	u32 size = vq->size;
 	void *desc, *avail, *used;
@@ -204,10 +266,22 @@ static int map_rings(struct virt_queue *vq)
 	/* The event words sit right after each ring's last entry. */
 	vq->used_event = (u16 *)((u8 *)avail + 4 + 2 * size);
 	vq->avail_event = (u16 *)((u8 *)used + 4 + 8 * size);
-	vq->last_avail_idx = vq->shadow_avail_idx = 0;
-	vq->used_idx = vq->signalled_used = 0;
-	vq->signalled_used_valid = false;
-	vq->used_flags = 0;
+	return 0;
+}
+
+/*
+ * Check size and placement, map the rings, mark ready; lock held.  The
+ * legacy interface has only the split layout.
+ */
+static int map_rings(struct virt_queue *vq, bool legacy)
+{
+	int ret;
+
+	vq->packed = !legacy && virtio_has_feature(vq->vdev, VIRTIO_F_RING_PACKED);
+	ret = vq->packed ? map_packed(vq) : map_split(vq);
+	if (ret)
+		return ret;
+	ring_state_init(vq);
 	virtq_apply_features(vq);
 	/* Release: a device thread that sees ready sees the mapped rings. */
 	__atomic_store_n(&vq->ready, true, __ATOMIC_RELEASE);
@@ -222,7 +296,7 @@ int virtio_queue_enable(struct virtio_device *vdev, u32 index)
 	virtio_device_lock(vdev);
 	vq = configurable(vdev, index);
 	if (vq)
-		ret = map_rings(vq);
+		ret = map_rings(vq, false);
 	virtio_device_unlock(vdev);
 	return ret;
 }
@@ -276,7 +350,7 @@ int virtio_queue_set_legacy_pfn(struct virtio_device *vdev, u32 index, u32 pfn,
 			virtq_mark_broken(vq, "legacy pfn 0x%x page size %u align %u unusable",
 					  pfn, page_size, align);
 		else
-			ret = map_rings(vq);
+			ret = map_rings(vq, true);
 	}
 	virtio_device_unlock(vdev);
 	return ret;

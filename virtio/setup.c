@@ -17,6 +17,8 @@
 
 int virtio_attach(struct kvm *kvm, struct virtio_device *vdev)
 {
+	if (kvm->cfg->split_rings)
+		virtio_device_no_packed(vdev);
 	switch (kvm->cfg->transport) {
 	case LKVM_TRANSPORT_PCI:
 		return virtio_pci_attach(kvm, vdev, false);

@@ -72,6 +72,11 @@ int vhost_dev_init(struct vhost_dev *vh, int fd, const char *name,
 	if (vhost_dev_ioctl(vh, VHOST_SET_OWNER, NULL, "VHOST_SET_OWNER") ||
 	    vhost_dev_ioctl(vh, VHOST_GET_FEATURES, &vh->features, "VHOST_GET_FEATURES"))
 		return -EIO;
+	/*
+	 * The rings are handed over with VHOST_SET_VRING_ADDR/BASE in their
+	 * split layout only, whatever the kernel reports: never offer packed.
+	 */
+	vh->features &= ~(1ULL << VIRTIO_F_RING_PACKED);
 	if (new_eventfd(vh, &vh->stop_fd))
 		return -errno;
 	for (unsigned int r = 0; r < vh->nr_rings; r++)

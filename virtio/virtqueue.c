@@ -1,6 +1,8 @@
 /*
  * Split virtqueue data path: popping descriptor chains, publishing used
- * elements and the notification decisions in both directions.  Every ring
+ * elements and the notification decisions in both directions, plus the
+ * buffer checks both ring formats share.  A queue with a packed ring is
+ * handed to virtqueue-packed.c at the top of each public call.  Every ring
  * field and buffer address comes from the guest and is checked before use;
  * a violation marks the device broken instead of being acted on.
  */
@@ -12,24 +14,7 @@
 #include <string.h>
 #include "lkvm/log.h"
 #include "lkvm/virtio.h"
-
-/*
- * The barrier between publishing used->idx and reading used_event (or the
- * avail flags) in virtq_should_signal().  Only the ordering test defines
- * VIRTQ_TEST_WEAK_SIGNAL_BARRIER, to build a deliberately broken copy and
- * prove the test can see the lost wake-up this barrier prevents.
- */
-#ifdef VIRTQ_TEST_WEAK_SIGNAL_BARRIER
-#define virtq_signal_barrier() barrier()
-#else
-#define virtq_signal_barrier() mb()
-#endif
-
-/* Acquire pairs with the release in queue setup: rings mapped before ready. */
-static bool vq_usable(const struct virt_queue *vq)
-{
-	return __atomic_load_n(&vq->ready, __ATOMIC_ACQUIRE) && !virtq_is_broken(vq);
-}
+#include "virtqueue-internal.h"
 
 bool virtq_is_broken(const struct virt_queue *vq)
 {
@@ -91,7 +76,9 @@ static bool avail_pending(struct virt_queue *vq)
 
 bool virtq_has_avail(struct virt_queue *vq)
 {
-	return vq_usable(vq) && avail_pending(vq);
+	if (vq->packed)
+		return virtq_packed_has_avail(vq);
+	return virtq_usable(vq) && avail_pending(vq);
 }
 
 /* Copy once: the guest may rewrite the descriptor while we look at it. */
@@ -104,14 +91,13 @@ static void read_desc(struct vring_desc *d, const void *src)
 	d->next = le16toh(d->next);
 }
 
-static bool add_buffer(struct virt_queue *vq, struct virtq_elem *elem,
-		       const struct vring_desc *d)
+bool virtq_add_buffer(struct virt_queue *vq, struct virtq_elem *elem,
+		      u64 addr, u32 len, bool writable)
 {
 	unsigned int n = elem->out_num + elem->in_num;
-	bool writable = d->flags & VRING_DESC_F_WRITE;
 	void *hva;
 
-	if (d->len == 0) {
+	if (len == 0) {
 		virtq_mark_broken(vq, "zero-length buffer in chain %u", elem->head);
 		return false;
 	}
@@ -125,54 +111,72 @@ static bool add_buffer(struct virt_queue *vq, struct virtq_elem *elem,
 				  elem->head);
 		return false;
 	}
-	hva = guest_mem_ptr(vq->mem, d->addr, d->len);
+	hva = guest_mem_ptr(vq->mem, addr, len);
 	if (!hva) {
 		virtq_mark_broken(vq, "buffer 0x%llx+0x%x outside guest RAM in chain %u",
-				  (unsigned long long)d->addr, d->len, elem->head);
+				  (unsigned long long)addr, len, elem->head);
 		return false;
 	}
 	/* Spec: a chain is at most 4 GiB; used lengths are 32-bit. */
-	if ((u64)elem->out_len + elem->in_len + d->len > 0xffffffffULL) {
+	if ((u64)elem->out_len + elem->in_len + len > 0xffffffffULL) {
 		virtq_mark_broken(vq, "chain %u is longer than 4 GiB", elem->head);
 		return false;
 	}
 	elem->iov[n].iov_base = hva;
-	elem->iov[n].iov_len = d->len;
+	elem->iov[n].iov_len = len;
 	if (writable) {
 		elem->in_num++;
-		elem->in_len += d->len;
+		elem->in_len += len;
 	} else {
 		elem->out_num++;
-		elem->out_len += d->len;
+		elem->out_len += len;
 	}
 	return true;
+}
+
+static bool add_buffer(struct virt_queue *vq, struct virtq_elem *elem,
+		       const struct vring_desc *d)
+{
+	return virtq_add_buffer(vq, elem, d->addr, d->len, d->flags & VRING_DESC_F_WRITE);
+}
+
+/* Both formats use 16-byte descriptors, in the ring and in indirect tables. */
+_Static_assert(sizeof(struct vring_desc) == 16 && sizeof(struct vring_packed_desc) == 16,
+	       "virtio descriptors are 16 bytes");
+
+const u8 *virtq_indirect_table(struct virt_queue *vq, const struct virtq_elem *elem,
+			       u64 addr, u32 len, u16 flags, unsigned int *n)
+{
+	const u8 *table;	/* bytes: the spec does not promise alignment */
+
+	if (!vq->indirect || (flags & VRING_DESC_F_NEXT)) {
+		virtq_mark_broken(vq, "%s indirect descriptor in chain %u",
+				  vq->indirect ? "chained" : "unnegotiated", elem->head);
+		return NULL;
+	}
+	*n = len / 16;
+	if (len == 0 || len % 16 || *n > vq->size) {
+		virtq_mark_broken(vq, "indirect table of %u bytes in chain %u", len, elem->head);
+		return NULL;
+	}
+	table = guest_mem_ptr(vq->mem, addr, len);
+	if (!table)
+		virtq_mark_broken(vq, "indirect table 0x%llx outside guest RAM in chain %u",
+				  (unsigned long long)addr, elem->head);
+	return table;
 }
 
 /* The table an indirect descriptor points to; it ends the chain. */
 static bool walk_indirect(struct virt_queue *vq, struct virtq_elem *elem,
 			  const struct vring_desc *ind)
 {
-	const u8 *table;	/* bytes: the spec does not promise alignment */
+	const u8 *table;
 	struct vring_desc d;
 	unsigned int n, i = 0, steps = 0;
 
-	if (!vq->indirect || (ind->flags & VRING_DESC_F_NEXT)) {
-		virtq_mark_broken(vq, "%s indirect descriptor in chain %u",
-				  vq->indirect ? "chained" : "unnegotiated", elem->head);
+	table = virtq_indirect_table(vq, elem, ind->addr, ind->len, ind->flags, &n);
+	if (!table)
 		return false;
-	}
-	n = ind->len / sizeof(d);
-	if (ind->len == 0 || ind->len % sizeof(d) || n > vq->size) {
-		virtq_mark_broken(vq, "indirect table of %u bytes in chain %u",
-				  ind->len, elem->head);
-		return false;
-	}
-	table = guest_mem_ptr(vq->mem, ind->addr, ind->len);
-	if (!table) {
-		virtq_mark_broken(vq, "indirect table 0x%llx outside guest RAM in chain %u",
-				  (unsigned long long)ind->addr, elem->head);
-		return false;
-	}
 	for (;;) {
 		if (++steps > n) {
 			virtq_mark_broken(vq, "indirect chain %u loops", elem->head);
@@ -222,11 +226,20 @@ static bool walk_chain(struct virt_queue *vq, struct virtq_elem *elem)
 	}
 }
 
+void virtq_elem_start(struct virtq_elem *elem, u16 head)
+{
+	elem->head = head;
+	elem->out_num = elem->in_num = 0;
+	elem->out_len = elem->in_len = 0;
+}
+
 bool virtq_pop(struct virt_queue *vq, struct virtq_elem *elem)
 {
 	u16 slot, head;
 
-	if (!vq_usable(vq) || !avail_pending(vq))
+	if (vq->packed)
+		return virtq_packed_pop(vq, elem);
+	if (!virtq_usable(vq) || !avail_pending(vq))
 		return false;
 	slot = vq->last_avail_idx & (vq->size - 1);
 	head = le16toh(READ_ONCE(vq->avail->ring[slot]));
@@ -234,9 +247,7 @@ bool virtq_pop(struct virt_queue *vq, struct virtq_elem *elem)
 		virtq_mark_broken(vq, "avail head %u >= queue size %u", head, vq->size);
 		return false;
 	}
-	elem->head = head;
-	elem->out_num = elem->in_num = 0;
-	elem->out_len = elem->in_len = 0;
+	virtq_elem_start(elem, head);
 	if (!walk_chain(vq, elem))
 		return false;
 	vq->last_avail_idx++;
@@ -247,7 +258,11 @@ void virtq_add_used(struct virt_queue *vq, u16 head, u32 len)
 {
 	struct vring_used_elem *e;
 
-	if (!vq_usable(vq))
+	if (vq->packed) {
+		virtq_packed_add_used(vq, head, len);
+		return;
+	}
+	if (!virtq_usable(vq))
 		return;
 	if (head >= vq->size) {
 		virtq_mark_broken(vq, "device pushed head %u (lkvm bug)", head);
@@ -261,7 +276,11 @@ void virtq_add_used(struct virt_queue *vq, u16 head, u32 len)
 
 void virtq_publish_used(struct virt_queue *vq)
 {
-	if (!vq_usable(vq))
+	if (vq->packed) {
+		virtq_packed_publish_used(vq);
+		return;
+	}
+	if (!virtq_usable(vq))
 		return;
 	/* The driver must see the elements before the index that covers them. */
 	wmb();
@@ -279,6 +298,9 @@ bool virtq_should_signal(struct virt_queue *vq)
 	u16 old = vq->signalled_used, new_idx = vq->used_idx;
 	bool valid = vq->signalled_used_valid;
 
+	if (vq->packed)
+		return virtq_packed_should_signal(vq);
+
 	/*
 	 * Store-buffer pattern.  We stored used->idx and now load used_event
 	 * (or avail->flags); the driver stores used_event and then loads
@@ -291,7 +313,7 @@ bool virtq_should_signal(struct virt_queue *vq)
 	 */
 	virtq_signal_barrier();
 
-	if (!vq_usable(vq))
+	if (!virtq_usable(vq))
 		return false;
 	vq->signalled_used = new_idx;
 	vq->signalled_used_valid = true;
@@ -318,8 +340,12 @@ void virtq_push_and_signal(struct virt_queue *vq, u16 head, u32 len)
 
 void virtq_disable_notify(struct virt_queue *vq)
 {
+	if (vq->packed) {
+		virtq_packed_disable_notify(vq);
+		return;
+	}
 	/* With EVENT_IDX a stale avail_event already suppresses kicks. */
-	if (!vq_usable(vq) || vq->event_idx ||
+	if (!virtq_usable(vq) || vq->event_idx ||
 	    (vq->used_flags & VRING_USED_F_NO_NOTIFY))
 		return;
 	vq->used_flags |= VRING_USED_F_NO_NOTIFY;
@@ -328,7 +354,9 @@ void virtq_disable_notify(struct virt_queue *vq)
 
 bool virtq_enable_notify_and_check(struct virt_queue *vq)
 {
-	if (!vq_usable(vq))
+	if (vq->packed)
+		return virtq_packed_enable_notify_and_check(vq);
+	if (!virtq_usable(vq))
 		return false;
 	if (vq->event_idx) {
 		WRITE_ONCE(*vq->avail_event, htole16(vq->last_avail_idx));

@@ -37,6 +37,7 @@ struct lkvm_config {
 	unsigned int nr_cpus;
 	enum lkvm_console console;
 	enum lkvm_transport transport;
+	bool split_rings;	/* --virtio-ring=split: never offer packed rings */
 	bool rng;
 	bool balloon;
 	u64 vsock_cid;		/* 0: no vsock device */

@@ -39,13 +39,17 @@
 #include "lkvm/compiler.h"
 #include "lkvm/guest-mem.h"
 
-/* Split-ring queues hold at most 32768 entries (spec 2.7). */
+/* Split and packed queues hold at most 32768 entries (spec 2.7, 2.8). */
 #define VIRTQ_MAX_SIZE 32768u
 
-/* Ring features every device gets from the core. */
+/*
+ * Ring features every device gets from the core.  VIRTIO_F_RING_PACKED is
+ * never used on a legacy interface (it has no way to lay the ring out),
+ * and is withdrawn for kernel data paths (vhost) and --virtio-ring=split.
+ */
 #define VIRTIO_CORE_FEATURES                                           \
 	((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_RING_F_INDIRECT_DESC) | \
-	 (1ULL << VIRTIO_RING_F_EVENT_IDX))
+	 (1ULL << VIRTIO_RING_F_EVENT_IDX) | (1ULL << VIRTIO_F_RING_PACKED))
 
 /* ISR status bits (read-to-clear on PCI, InterruptStatus on MMIO). */
 #define VIRTIO_ISR_QUEUE 0x1
@@ -77,8 +81,21 @@ struct virt_queue {
 	u16 *avail_event;	/* used->ring[size]: device's kick threshold */
 	bool event_idx;		/* VIRTIO_RING_F_EVENT_IDX negotiated */
 	bool indirect;		/* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+	/*
+	 * VIRTIO_F_RING_PACKED: fixed when the queue is enabled, because it
+	 * decides what the three areas hold (spec 2.8.10: descriptor ring,
+	 * driver event suppression, device event suppression).
+	 */
+	bool packed;
+	struct vring_packed_desc *pdesc;
+	struct vring_packed_desc_event *driver_event;	/* driver writes */
+	struct vring_packed_desc_event *device_event;	/* we write */
 
-	/* Data-path state, owned by the queue's device thread. */
+	/*
+	 * Data-path state, owned by the queue's device thread.  For a packed
+	 * ring last_avail_idx and used_idx count ring slots (mod 2^16) so that
+	 * the notification arithmetic works on both formats alike.
+	 */
 	u16 last_avail_idx;	/* next avail entry to take */
 	u16 shadow_avail_idx;	/* avail->idx as last read */
 	u16 used_idx;		/* our copy of used->idx */
@@ -86,6 +103,15 @@ struct virt_queue {
 	bool signalled_used_valid;
 	u16 used_flags;		/* our copy of used->flags */
 	bool broken;
+
+	/* Packed ring only (spec 2.8.1): positions and wrap counters. */
+	u16 avail_slot, used_slot;
+	bool avail_wrap, used_wrap;
+	u16 event_flags;	/* our copy of device_event->flags */
+	bool batch_open;	/* used entries added, first one's flags held back */
+	u16 batch_slot, batch_flags;
+	/* Ring slots each outstanding buffer id took (max_size entries). */
+	u16 *id_slots;
 };
 
 /*
@@ -270,6 +296,9 @@ void virtq_reset(struct virt_queue *vq);
 /* Core-internal: copy negotiated ring features into the queue. */
 void virtq_apply_features(struct virt_queue *vq);
 
+/* Stop offering VIRTIO_F_RING_PACKED (vhost, --virtio-ring=split), before the driver runs. */
+void virtio_device_no_packed(struct virtio_device *vdev);
+
 /* ---- Data path (device threads) ---- */
 
 /* An element able to hold a chain as long as vq's maximum size. */
@@ -281,7 +310,10 @@ bool virtq_pop(struct virt_queue *vq, struct virtq_elem *elem);
 /* True if the driver has made buffers available we have not popped. */
 bool virtq_has_avail(struct virt_queue *vq);
 
-/* Write a used element without publishing it (for batches). */
+/*
+ * Write a used element without publishing it (for batches).  head is the
+ * head index (split) or the buffer id (packed) that virtq_pop() returned.
+ */
 void virtq_add_used(struct virt_queue *vq, u16 head, u32 len);
 /* Make added used elements visible: wmb, then used->idx. */
 void virtq_publish_used(struct virt_queue *vq);

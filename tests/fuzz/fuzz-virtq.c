@@ -1,6 +1,7 @@
 /*
  * Fuzz target: the split-virtqueue data path (virtio/virtqueue.c) and the
- * ring set-up checks (virtio/queue-setup.c) on fuzzed guest memory.
+ * ring set-up checks (virtio/queue-setup.c) on fuzzed guest memory.  Built
+ * again with FUZZ_VIRTQ_PACKED by fuzz-virtq-packed.c, for the packed ring.
  *
  * Input layout (little endian):
  *   0   u8   flags: 1 VERSION_1, 2 INDIRECT_DESC, 4 EVENT_IDX,
@@ -23,6 +24,12 @@
 #include <string.h>
 #include "lkvm/virtio.h"
 #include "fuzz-chain.h"
+#ifdef FUZZ_VIRTQ_PACKED
+#include "pdriver.h"
+#define TARGET "fuzz-virtq-packed"
+#else
+#define TARGET "fuzz-virtq"
+#endif
 
 #define RAM_GPA 0x10000ULL
 #define RAM_SIZE 0x10000ULL
@@ -47,6 +54,11 @@ enum op_kind {
 	OP_HAS_AVAIL,
 	OP_KICK,		/* a queue notification: the device drains the queue */
 	OP_RESET,		/* driver resets and sets the queue up again */
+#ifdef FUZZ_VIRTQ_PACKED
+	OP_GUEST_ADD,		/* a packed driver makes a chain available */
+	OP_GUEST_TAKE,		/* ...and takes a used descriptor back */
+	OP_GUEST_EVENT,		/* ...and writes its event suppression structure */
+#endif
 	OP_NR
 };
 
@@ -115,6 +127,9 @@ static u64 features_of(u8 flags)
 		f |= 1ULL << VIRTIO_RING_F_INDIRECT_DESC;
 	if (flags & 4)
 		f |= 1ULL << VIRTIO_RING_F_EVENT_IDX;
+#ifdef FUZZ_VIRTQ_PACKED
+	f |= 1ULL << VIRTIO_F_RING_PACKED;
+#endif
 	return f;
 }
 
@@ -140,6 +155,61 @@ static void driver_setup(const struct setup *s)
 	}
 	virtio_set_status(&vdev, virtio_get_status(&vdev) | VIRTIO_CONFIG_S_DRIVER_OK);
 }
+
+#ifdef FUZZ_VIRTQ_PACKED
+/*
+ * A well-behaved packed driver beside the raw RAM writes, so that runs get
+ * deep into the ring (both wrap counters turning) as well as malformed.
+ */
+static struct pdrv drv;
+
+static void *area(u64 gpa, u64 len)
+{
+	if (len > RAM_SIZE || gpa < RAM_GPA || gpa - RAM_GPA > RAM_SIZE - len)
+		return NULL;
+	return ram.hva + (gpa - RAM_GPA);
+}
+
+static void guest_init(const struct setup *s)
+{
+	void *ring = area(s->desc, 16ULL * s->qsize), *d = area(s->avail, 4), *u = area(s->used, 4);
+
+	memset(&drv, 0, sizeof(drv));
+	/* Only on a ring the device accepted (it checked size and alignment). */
+	if (ring && d && u && virtio_queue_is_ready(&vdev, 0) && vdev.vqs[0].packed &&
+	    s->qsize <= PDRV_MAX_SIZE)
+		pdrv_init(&drv, ring, d, u, s->qsize);
+}
+
+/* n buffers of len bytes in the upper half of RAM, the last k writable. */
+static void guest_add(u8 a, u16 b, u16 c)
+{
+	struct pbuf bufs[4];
+	unsigned int n = 1 + a % 4, k = (a >> 2) % (n + 1);
+
+	if (!drv.ring || n > drv.size)
+		return;
+	for (unsigned int i = 0; i < n; i++)
+		bufs[i] = (struct pbuf){ RAM_GPA + RAM_SIZE / 2 + (b % 0x7000), 1 + c % 0x800,
+					 i >= n - k };
+	pdrv_add(&drv, bufs, n, (u16)(b >> 8) % drv.size);
+}
+
+static void guest_take(void)
+{
+	u16 id;
+	u32 len;
+
+	if (drv.ring)
+		pdrv_get_used(&drv, &id, &len);
+}
+
+static void guest_event(u16 b, u16 c)
+{
+	if (drv.ring)
+		pdrv_set_event(&drv, b % 4, c);
+}
+#endif
 
 static void guest_write(u16 off, u16 val)
 {
@@ -205,7 +275,21 @@ static void run_op(struct fuzz_in *in, const struct setup *s, struct held *h,
 		h->nr = 0;	/* a reset drops what was in flight */
 		virtio_set_status(&vdev, 0);
 		driver_setup(s);
+#ifdef FUZZ_VIRTQ_PACKED
+		guest_init(s);
+#endif
 		break;
+#ifdef FUZZ_VIRTQ_PACKED
+	case OP_GUEST_ADD:
+		guest_add(a, b, c);
+		break;
+	case OP_GUEST_TAKE:
+		guest_take();
+		break;
+	case OP_GUEST_EVENT:
+		guest_event(b, c);
+		break;
+#endif
 	}
 }
 
@@ -241,11 +325,14 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 
 	signals = popped = 0;
 	driver_setup(&s);
+#ifdef FUZZ_VIRTQ_PACKED
+	guest_init(&s);
+#endif
 	for (unsigned int i = 0; i < OPS && fuzz_left(&in); i++)
 		run_op(&in, &s, &held, spare);
 
 	if (fuzz_verbose())
-		fprintf(stderr, "fuzz-virtq: %u chains popped, %u interrupts, %s\n", popped,
+		fprintf(stderr, TARGET ": %u chains popped, %u interrupts, %s\n", popped,
 			signals, virtio_device_is_broken(&vdev) ? "broken" : "not broken");
 	virtio_device_reset(&vdev);
 	virtio_device_exit(&vdev);

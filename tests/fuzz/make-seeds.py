@@ -148,6 +148,48 @@ def virtq_seeds():
                                            VQ_RAM_GPA + 0x200, ops, ram))
 
 
+# fuzz-virtq-packed: the same layout, three more operations (a packed driver).
+OP_GUEST_ADD, OP_GUEST_TAKE, OP_GUEST_EVENT = 10, 11, 12
+PACKED_AVAIL, PACKED_USED = 1 << 7, 1 << 15
+
+
+def pdesc(addr, length, pid, flags):
+    return struct.pack("<QIHH", addr, length, pid, flags)
+
+
+def virtq_packed_seeds():
+    t = "fuzz-virtq-packed"
+    all_f = 1 | 2 | 4 | 16
+    g = VQ_RAM_GPA
+    ring_args = (g, g + 0x100, g + 0x200)
+    pops = [(OP_POP_PUSH, 0, 0, 0)] * 6
+    # Three chains in the ring with the first lap's flags, one indirect.
+    ram = Ram(0x10000)
+    av = PACKED_AVAIL
+    ram.put(0x00, pdesc(g + 0x400, 16, 0, av | VRING_DESC_F_NEXT))
+    ram.put(0x10, pdesc(g + 0x500, 64, 0, av | VRING_DESC_F_WRITE))
+    ram.put(0x20, pdesc(g + 0x900, 512, 1, av | VRING_DESC_F_WRITE))
+    ram.put(0x30, pdesc(g + 0x300, 48, 2, av | VRING_DESC_F_INDIRECT))
+    ram.put(0x300, pdesc(g + 0x600, 8, 0, 0) + pdesc(g + 0x700, 32, 0, VRING_DESC_F_WRITE) +
+            pdesc(g + 0x800, 1, 0, VRING_DESC_F_WRITE))
+    save(t, "ring-chains", vq_input(all_f, 16, *ring_args, pops, ram))
+    save(t, "ring-plain", vq_input(1 | 16, 16, *ring_args, pops, Ram(0x10000)))
+    # The driver and device taking turns round the ring several times.
+    ops = []
+    for i in range(10):
+        ops += [(OP_GUEST_ADD, i, 0x0100 * i, 64), (OP_POP_PUSH, 0, 0, 0),
+                (OP_GUEST_TAKE, 0, 0, 0)]
+    save(t, "driver-turns", vq_input(all_f, 5, *ring_args, ops, Ram(0x400)))
+    # Event suppression both ways, batches, a kick and a reset.
+    ops = [(OP_GUEST_ADD, 5, 0x100, 32), (OP_GUEST_ADD, 2, 0x200, 32),
+           (OP_GUEST_EVENT, 0, 2, 0x8001), (OP_DISABLE_NOTIFY, 0, 0, 0),
+           (OP_POP_HOLD, 0, 0, 0), (OP_POP_HOLD, 0, 0, 0), (OP_PUSH_HELD, 0, 0, 0),
+           (OP_SIGNAL, 0, 0, 0), (OP_GUEST_TAKE, 0, 0, 0), (OP_GUEST_EVENT, 0, 1, 0),
+           (OP_ENABLE_NOTIFY, 0, 0, 0), (OP_GUEST_ADD, 1, 0x300, 8), (OP_KICK, 0, 0, 0),
+           (OP_RESET, 0, 0, 0), (OP_GUEST_ADD, 3, 0x400, 16), (OP_KICK, 0, 0, 0)]
+    save(t, "events-mix", vq_input(all_f, 16, *ring_args, ops, Ram(0x400)))
+
+
 # ---- 9P2000.L ----
 
 NOFID, NOTAG = 0xffffffff, 0xffff
@@ -721,6 +763,7 @@ def main():
     if os.path.isdir(CORPUS):
         shutil.rmtree(CORPUS)
     virtq_seeds()
+    virtq_packed_seeds()
     p9_seeds()
     qcow2_seeds()
     blk_seeds()

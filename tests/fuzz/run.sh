@@ -33,6 +33,7 @@ SEED=20240601
 # target  runs  max_len: runs chosen for ~10-15 s each on the 2-core machine.
 TABLE="
 fuzz-virtq           400000  8192
+fuzz-virtq-packed    400000  8192
 fuzz-9p               40000  8192
 fuzz-qcow2            40000  65536
 fuzz-virtio-blk      120000  16384

@@ -24,6 +24,13 @@
  * The second form is for the build with -DVIRTQ_TEST_WEAK_SIGNAL_BARRIER,
  * where the barrier in virtq_should_signal() is only a compiler barrier:
  * it runs until the first lost wake-up and passes if one was seen.
+ *
+ * --packed negotiates VIRTIO_F_RING_PACKED: the guest is then Linux's
+ * packed driver (tests/unit/lib/pdriver.c): it disables interrupts while it
+ * consumes used descriptors, re-enables them with a DESC event at its next
+ * used slot (one store of off_wrap and flags), issues a full barrier and
+ * looks at that slot's flags again before sleeping; the device's side is
+ * the same lkvm calls, which then take the packed path.
  */
 #include <endian.h>
 #include <errno.h>
@@ -40,6 +47,7 @@
 #include <unistd.h>
 #include "lkvm/log.h"
 #include "lkvm/virtio.h"
+#include "pdriver.h"
 
 #define RAM_GPA 0x100000ULL
 #define RAM_SIZE 0x100000ULL
@@ -59,6 +67,7 @@ struct options {
 	unsigned int timeout_ms;
 	double max_seconds;
 	bool expect_lost;
+	bool packed;
 };
 
 /* A futex-backed event counter: "interrupt" and "kick" lines. */
@@ -168,10 +177,11 @@ static void *gpa(u64 addr)
 }
 
 /* Bring the device up the way a modern driver would. */
-static void setup_device(void)
+static void setup_device(bool packed)
 {
 	u8 st = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
-	u64 f = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_RING_F_EVENT_IDX);
+	u64 f = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_RING_F_EVENT_IDX) |
+		(packed ? 1ULL << VIRTIO_F_RING_PACKED : 0);
 
 	ram = aligned_alloc(4096, RAM_SIZE);
 	if (!ram) {
@@ -204,6 +214,10 @@ static void setup_device(void)
 		exit(2);
 	}
 	vq = virtio_get_queue(&vdev, 0);
+	if (vq->packed != packed) {
+		fprintf(stderr, "queue is not %s\n", packed ? "packed" : "split");
+		exit(2);
+	}
 }
 
 /* ---- device thread: lkvm's data path ---- */
@@ -269,6 +283,10 @@ struct guest {
 	u16 kicked_at;		/* avail_idx at the last kick decision */
 	u16 last_used;
 	u64 completions, irqs_taken, sleeps, lost;
+	/* --packed: the ring is pd's; kicked_at/kicked_wrap the last kick decision. */
+	bool packed;
+	struct pdrv pd;
+	bool kicked_wrap;
 };
 
 static u16 load16(const u16 *p)
@@ -281,9 +299,25 @@ static void store16(u16 *p, u16 v)
 	__atomic_store_n(p, htole16(v), __ATOMIC_RELAXED);
 }
 
-static void guest_init(struct guest *g, unsigned int inflight)
+static void guest_init_packed(struct guest *g, unsigned int inflight)
+{
+	pdrv_init(&g->pd, gpa(DESC_GPA), gpa(AVAIL_GPA), gpa(USED_GPA), QSIZE);
+	g->kicked_wrap = true;
+	for (unsigned int i = 0; i < inflight; i++) {
+		struct pbuf b = { BUF_GPA + i * BUF_LEN, BUF_LEN, true };
+
+		pdrv_add(&g->pd, &b, 1, i);
+	}
+}
+
+static void guest_init(struct guest *g, unsigned int inflight, bool packed)
 {
 	memset(g, 0, sizeof(*g));
+	g->packed = packed;
+	if (packed) {
+		guest_init_packed(g, inflight);
+		return;
+	}
 	g->avail = gpa(AVAIL_GPA);
 	g->used = gpa(USED_GPA);
 	g->used_event = &g->avail->ring[QSIZE];
@@ -300,10 +334,27 @@ static void guest_init(struct guest *g, unsigned int inflight)
 		store16(&g->avail->ring[g->avail_idx++ % QSIZE], i);
 }
 
+/* Packed: descriptors are live once written; kick if the device asked. */
+static void guest_kick_packed(struct guest *g)
+{
+	if (g->pd.next_avail == g->kicked_at && g->pd.avail_wrap == g->kicked_wrap)
+		return;
+	mb();			/* descriptor flags store before the device event load */
+	if (pdrv_needs_kick(&g->pd, g->kicked_at, g->kicked_wrap))
+		line_raise(&kick);
+	g->kicked_at = g->pd.next_avail;
+	g->kicked_wrap = g->pd.avail_wrap;
+}
+
 /* Publish new avail entries and kick if the device asked for it. */
 static void guest_publish_and_kick(struct guest *g)
 {
 	u16 old = g->kicked_at;
+
+	if (g->packed) {
+		guest_kick_packed(g);
+		return;
+	}
 
 	if (g->avail_idx == old)
 		return;
@@ -315,10 +366,48 @@ static void guest_publish_and_kick(struct guest *g)
 		line_raise(&kick);
 }
 
+/* Packed: take used descriptors, interrupts off meanwhile, resubmit each. */
+static void guest_consume_packed(struct guest *g)
+{
+	u16 id;
+	u32 len;
+
+	pdrv_set_event(&g->pd, VRING_PACKED_EVENT_FLAG_DISABLE, 0);
+	while (pdrv_get_used(&g->pd, &id, &len)) {
+		struct pbuf b = { BUF_GPA + id * BUF_LEN, BUF_LEN, true };
+
+		g->completions++;
+		pdrv_add(&g->pd, &b, 1, id);
+	}
+	guest_publish_and_kick(g);
+}
+
+/* Is there a used descriptor at our next used slot? */
+static bool guest_used_pending(struct guest *g)
+{
+	const struct vring_packed_desc *d;
+	bool avail, used;
+	u16 f;
+
+	if (!g->packed)
+		return load16(&g->used->idx) != g->last_used;
+	d = &g->pd.ring[g->pd.next_used];
+	f = le16toh(__atomic_load_n(&d->flags, __ATOMIC_RELAXED));
+	avail = f & (1u << VRING_PACKED_DESC_F_AVAIL);
+	used = f & (1u << VRING_PACKED_DESC_F_USED);
+	return avail == used && used == g->pd.used_wrap;
+}
+
 /* Take every used entry and resubmit its request. */
 static void guest_consume(struct guest *g)
 {
-	u16 used_idx = load16(&g->used->idx);
+	u16 used_idx;
+
+	if (g->packed) {
+		guest_consume_packed(g);
+		return;
+	}
+	used_idx = load16(&g->used->idx);
 
 	rmb();			/* entries after the index that covers them */
 	while (g->last_used != used_idx) {
@@ -335,9 +424,12 @@ static void guest_consume(struct guest *g)
 /* virtqueue_enable_cb(): true if work arrived and we must not sleep. */
 static bool guest_enable_cb_and_poll(struct guest *g)
 {
-	store16(g->used_event, g->last_used);
+	if (g->packed)
+		pdrv_set_event(&g->pd, VRING_PACKED_EVENT_FLAG_DESC, pdrv_next_used_event(&g->pd));
+	else
+		store16(g->used_event, g->last_used);
 	mb();
-	return load16(&g->used->idx) != g->last_used;
+	return guest_used_pending(g);
 }
 
 /*
@@ -360,13 +452,20 @@ static void guest_wait_irq(struct guest *g, u32 seen, const struct options *o, d
 	if (__atomic_load_n(&device_idle, __ATOMIC_SEQ_CST) &&
 	    __atomic_load_n(&kicks_consumed, __ATOMIC_SEQ_CST) ==
 		    __atomic_load_n(&kick.count, __ATOMIC_SEQ_CST) &&
-	    __atomic_load_n(&irq.count, __ATOMIC_SEQ_CST) == seen &&
-	    load16(&g->used->idx) != g->last_used) {
+	    __atomic_load_n(&irq.count, __ATOMIC_SEQ_CST) == seen && guest_used_pending(g)) {
 		g->lost++;
-		fprintf(stderr, "virtq-order: lost wake-up #%llu after %.3f s, %llu completions: "
-			"used idx %u, guest saw %u, used_event %u\n", (unsigned long long)g->lost,
-			slept_at - t0, (unsigned long long)g->completions,
-			load16(&g->used->idx), g->last_used, load16(g->used_event));
+		if (g->packed)
+			fprintf(stderr, "virtq-order: lost wake-up #%llu after %.3f s, %llu "
+				"completions (packed): next used slot %u wrap %u, device at %u\n",
+				(unsigned long long)g->lost, slept_at - t0,
+				(unsigned long long)g->completions, g->pd.next_used,
+				g->pd.used_wrap, vq->used_slot);
+		else
+			fprintf(stderr, "virtq-order: lost wake-up #%llu after %.3f s, %llu "
+				"completions: used idx %u, guest saw %u, used_event %u\n",
+				(unsigned long long)g->lost, slept_at - t0,
+				(unsigned long long)g->completions, load16(&g->used->idx),
+				g->last_used, load16(g->used_event));
 	}
 }
 
@@ -405,7 +504,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: virtq-order [--completions N] [--inflight N] [--work N]\n"
 			"                   [--timeout-ms MS] [--spin N] [--yields N]\n"
-			"                   [--expect-lost] [--max-seconds S]\n");
+			"                   [--expect-lost] [--max-seconds S] [--packed]\n");
 	exit(2);
 }
 
@@ -420,6 +519,7 @@ static void parse(int argc, char **argv, struct options *o)
 		{ "expect-lost", no_argument, NULL, 'e' },
 		{ "spin", required_argument, NULL, 'p' },
 		{ "yields", required_argument, NULL, 'y' },
+		{ "packed", no_argument, NULL, 'k' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -436,6 +536,7 @@ static void parse(int argc, char **argv, struct options *o)
 		case 'e': o->expect_lost = true; break;
 		case 'p': spin_loops = strtoul(optarg, NULL, 0); break;
 		case 'y': yield_loops = strtoul(optarg, NULL, 0); break;
+		case 'k': o->packed = true; break;
 		default: usage();
 		}
 	}
@@ -454,9 +555,10 @@ int main(int argc, char **argv)
 	bool pass;
 
 	parse(argc, argv, &o);
-	setup_device();
-	guest_init(&g, o.inflight);
-	printf("virtq-order: %s signal barrier, %s, inflight %u, work %u\n",
+	setup_device(o.packed);
+	guest_init(&g, o.inflight, o.packed);
+	printf("virtq-order: %s ring, %s signal barrier, %s, inflight %u, work %u\n",
+	       o.packed ? "packed" : "split",
 #ifdef VIRTQ_TEST_WEAK_SIGNAL_BARRIER
 	       "WEAK (compiler-only)",
 #else

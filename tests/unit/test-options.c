@@ -167,6 +167,12 @@ static void test_virtio_options(void)
 	CHECK(!cfg.rng);
 	CHECK_EQ(cfg.transport, LKVM_TRANSPORT_PCI);
 	CHECK_EQ(cfg.console, LKVM_CONSOLE_SERIAL);
+	CHECK(!cfg.split_rings);
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "--virtio-ring", "split"), 0);
+	CHECK(cfg.split_rings);
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "--virtio-ring", "packed"), 0);
+	CHECK(!cfg.split_rings);
+	CHECK_EQ(PARSE(&cfg, "-k", "k", "--virtio-ring", "ring"), LKVM_EXIT_USAGE);
 }
 
 static void test_network_option(void)

@@ -17,7 +17,8 @@ static void test_device_features_words(void)
 	CHECK_EQ(virtio_get_device_features(&vdev, 0),
 		 (1u << DEVICE_FEATURE_BIT) | (1u << VIRTIO_RING_F_INDIRECT_DESC) |
 			 (1u << VIRTIO_RING_F_EVENT_IDX));
-	CHECK_EQ(virtio_get_device_features(&vdev, 1), 1u << (VIRTIO_F_VERSION_1 - 32));
+	CHECK_EQ(virtio_get_device_features(&vdev, 1), (1u << (VIRTIO_F_VERSION_1 - 32)) |
+		 (1u << (VIRTIO_F_RING_PACKED - 32)));
 	CHECK_EQ(virtio_get_device_features(&vdev, 2), 0);
 	CHECK_EQ(virtio_get_device_features(&vdev, 0xffffffff), 0);
 }

@@ -336,7 +336,8 @@ static void test_rng_identity(void)
 {
 	CHECK_EQ(rng->ops->device_id, VIRTIO_ID_RNG);
 	CHECK_EQ(rng->nr_queues, 1);
-	CHECK_EQ(virtio_get_device_features(rng, 1), 1u << (VIRTIO_F_VERSION_1 - 32));
+	CHECK_EQ(virtio_get_device_features(rng, 1), (1u << (VIRTIO_F_VERSION_1 - 32)) |
+		 (1u << (VIRTIO_F_RING_PACKED - 32)));
 }
 
 static void test_rng_fills_writable_buffer(void)

@@ -278,7 +278,8 @@ static void test_feature_words(void)
 		 (1u << DEV_FEATURE_BIT) | (1u << VIRTIO_RING_F_INDIRECT_DESC) |
 			 (1u << VIRTIO_RING_F_EVENT_IDX));
 	wr32(t, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
-	CHECK_EQ(rd32(t, VIRTIO_MMIO_DEVICE_FEATURES), 1u << (VIRTIO_F_VERSION_1 - 32));
+	CHECK_EQ(rd32(t, VIRTIO_MMIO_DEVICE_FEATURES), (1u << (VIRTIO_F_VERSION_1 - 32)) |
+		 (1u << (VIRTIO_F_RING_PACKED - 32)));
 	wr32(t, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 2);
 	CHECK_EQ(rd32(t, VIRTIO_MMIO_DEVICE_FEATURES), 0);
 
@@ -336,6 +337,31 @@ static void test_modern_queue_setup(void)
 	wr32(t, VIRTIO_MMIO_QUEUE_READY, 0);
 	CHECK_EQ(rd32(t, VIRTIO_MMIO_QUEUE_READY), 0);
 	CHECK(!virtio_queue_is_ready(&t->vdev, 1));
+}
+
+/* Packed rings on virtio-mmio v2: any size, the areas are ring + events. */
+static void test_packed_queue_setup(void)
+{
+	struct tdev *t = attach(false);
+	u64 base = RAM_GPA + 0x3000;
+	struct virt_queue *vq;
+
+	wr32(t, VIRTIO_MMIO_STATUS, ST_ACK | ST_DRV);
+	set_features64(t, F_V1 | (1ULL << VIRTIO_F_RING_PACKED));
+	wr32(t, VIRTIO_MMIO_STATUS, ST_ACK | ST_DRV | ST_FOK);
+	CHECK_EQ(rd32(t, VIRTIO_MMIO_STATUS), ST_ACK | ST_DRV | ST_FOK);
+	setup_queue(t, 1, 7, base);
+	CHECK_EQ(rd32(t, VIRTIO_MMIO_QUEUE_READY), 1);
+	vq = virtio_get_queue(&t->vdev, 1);
+	CHECK(vq->packed);
+	CHECK(vq->pdesc == (void *)(ram + 0x3000));
+	CHECK(vq->driver_event == (void *)(ram + 0x3400));
+	CHECK(vq->device_event == (void *)(ram + 0x3800));
+	CHECK(!virtq_is_broken(vq));
+	/* Legacy (v1): the packed bit is not even visible. */
+	t = attach(true);
+	wr32(t, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
+	CHECK_EQ(rd32(t, VIRTIO_MMIO_DEVICE_FEATURES), 0);
 }
 
 static void test_high_address_outside_ram_refused(void)
@@ -655,6 +681,7 @@ int main(void)
 	RUN(test_feature_words);
 	RUN(test_modern_requires_version_1);
 	RUN(test_modern_queue_setup);
+	RUN(test_packed_queue_setup);
 	RUN(test_high_address_outside_ram_refused);
 	RUN(test_notify_through_exit);
 	RUN(test_notify_through_ioeventfd);

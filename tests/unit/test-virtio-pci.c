@@ -347,7 +347,8 @@ static void test_modern_negotiation(void)
 	CHECK(common_rd(VIRTIO_PCI_COMMON_DF, 4) & (1u << DEV_FEATURE));
 	common_wr(VIRTIO_PCI_COMMON_DFSELECT, 4, 1);
 	CHECK_EQ(common_rd(VIRTIO_PCI_COMMON_DFSELECT, 4), 1);
-	CHECK_EQ(common_rd(VIRTIO_PCI_COMMON_DF, 4), 1u << (VIRTIO_F_VERSION_1 - 32));
+	CHECK_EQ(common_rd(VIRTIO_PCI_COMMON_DF, 4), (1u << (VIRTIO_F_VERSION_1 - 32)) |
+		 (1u << (VIRTIO_F_RING_PACKED - 32)));
 	common_wr(VIRTIO_PCI_COMMON_DFSELECT, 4, 7);
 	CHECK_EQ(common_rd(VIRTIO_PCI_COMMON_DF, 4), 0);
 	CHECK_EQ(common_rd(VIRTIO_PCI_COMMON_NUMQ, 2), NQ);

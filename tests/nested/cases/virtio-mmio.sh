@@ -29,5 +29,10 @@ case_check() {
 	[ "$(console_value virtio_driver)" = virtio_rng ] || fail "virtio_rng not bound"
 	[ "$(console_value virtio_bus)" = "$rng_bus" ] || fail "on bus $(console_value virtio_bus), want $rng_bus"
 	[ "$(console_value virtio_version1)" = "$rng_v1" ] || fail "VERSION_1 is $(console_value virtio_version1), want $rng_v1"
+	# Packed rings on the modern interface (lkvm's default), never on legacy.
+	if [ "$rng_v1" = 0 ] || [ "${REFERENCE_QEMU:-0}" != 1 ]; then
+		[ "$(console_value virtio_packed)" = "$rng_v1" ] ||
+			fail "VIRTIO_F_RING_PACKED is $(console_value virtio_packed), want $rng_v1"
+	fi
 	[ "$(console_value rng_bytes)" = 262144 ] || fail "read $(console_value rng_bytes) bytes of 262144"
 }

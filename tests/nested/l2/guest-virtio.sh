@@ -2,7 +2,8 @@
 
 # virtio_report ID: describe the virtio device whose id is ID (decimal) as
 # KEY=value lines the host checks: found, driver, VERSION_1 negotiated,
-# the bus it sits on, and for PCI the vendor/device ids and MSI-X use.
+# packed rings negotiated, the bus it sits on, and for PCI the vendor/device
+# ids and MSI-X use.
 virtio_report() {
 	want=$(printf '0x%04x' "$1")
 	for d in /sys/bus/virtio/devices/virtio*; do
@@ -11,6 +12,7 @@ virtio_report() {
 		echo "virtio_driver=$(basename "$(readlink "$d/driver")")"
 		# features: one character per bit, bit 32 is VERSION_1
 		echo "virtio_version1=$(cut -c33 "$d/features")"
+		echo "virtio_packed=$(cut -c35 "$d/features")"	# VIRTIO_F_RING_PACKED
 		parent=$(readlink -f "$d/..")
 		case $parent in
 		*/LNRO0005:*) echo "virtio_bus=mmio" ;;
