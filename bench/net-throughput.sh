@@ -17,7 +17,8 @@
 # usage: bench/net-throughput.sh [--lkvm PATH] [--mib N] [--modes "user tap vhost"]
 #   --mib N      MiB per transfer (default 64)
 #   --modes LIST back ends to measure (default: user tap vhost; also
-#                user-mtuN: user mode with mtu=N)
+#                user-mtuN: user mode with mtu=N; user-qemu: QEMU's microvm
+#                with -netdev user instead of lkvm, the reference)
 # Needs the harness to pass extra lkvm arguments (CASE_ARGS in
 # tests/nested/l1/suite.sh) and, for tap and vhost, tun.ko and the vhost
 # modules in L1.  Not part of the test suite.  Exit status 77: the harness
@@ -146,6 +147,13 @@ case_input() {
 	fi
 	kill "$(cat /tmp/nb-httpd.pid)" 2>/dev/null
 	rm -rf /tmp/nbsrv /tmp/nb-httpd.pid
+	# QEMU's microvm has no reset the guest's reboot -f can use (and
+	# can hang in it under nested KVM): stop it once both are done.
+	if [ -f /tmp/nb-qemu.pid ]; then
+		sleep 5
+		kill "$(cat /tmp/nb-qemu.pid)" 2>/dev/null
+		rm -f /tmp/nb-qemu.pid
+	fi
 }
 EOF
 	} > "$NESTED_DIR/cases/netbench-$mode.sh"
@@ -165,10 +173,30 @@ for m in $modes; do
 		192.168.33.1 192.168.33.15:5601 ;;
 	vhost) write_case vhost "-n mode=tap,tapif=nb0,script=/tmp/nb-up.sh,vhost=1" \
 		192.168.33.1 192.168.33.15:5601 ;;
-	*) nested_die "unknown mode '$m' (user, user-mtuN, tap, vhost)" ;;
+	user-qemu)
+		# The reference: QEMU's microvm with its own libslirp back end
+		# (-netdev user), the same guest, case and transfers.
+		write_case user-qemu "" 10.0.2.2 127.0.0.1:5601
+		cat >> "$NESTED_DIR/cases/netbench-$m.sh" <<'EOF'
+CASE_CUSTOM_RUN=1
+case_l1_run() {
+	qemu-system-x86_64 -M microvm -accel kvm -cpu host -m "$CASE_MEM" \
+		-smp "$CASE_CPUS" -nodefaults -no-user-config -display none \
+		-serial stdio -monitor none -no-reboot \
+		-netdev user,id=n0,hostfwd=tcp:127.0.0.1:5601-:5601 \
+		-device virtio-net-device,netdev=n0 \
+		-kernel "$L2_KERNEL" -initrd "$L2_INITRD" \
+		-append "console=ttyS0 $cmdline" < /dev/null &
+	echo $! > /tmp/nb-qemu.pid
+	wait $!
+}
+EOF
+		;;
+	*) nested_die "unknown mode '$m' (user, user-mtuN, user-qemu, tap, vhost)" ;;
 	esac
 	cases="$cases netbench-$m"
 done
+[[ $modes == *qemu* ]] && REFERENCE_QEMU=1
 
 build_l2_initramfs "$work/l2.cpio.gz" "$work" || nested_die "L2 initramfs"
 build_l1_initramfs "$work/l1.cpio" "$work" suite "$lkvm" "$work/l2.cpio.gz" \
