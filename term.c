@@ -33,14 +33,52 @@ static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t room;
 	pthread_mutex_t out_lock;
+	/* Guest output not yet written (see console_write). */
+	pthread_cond_t out_pending;
+	bool out_flusher;		/* the flusher thread runs */
+	size_t out_len;
+	u8 out_buf[4096];
 } term = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.room = PTHREAD_COND_INITIALIZER,
 	.out_lock = PTHREAD_MUTEX_INITIALIZER,
+	.out_pending = PTHREAD_COND_INITIALIZER,
 };
+
+static void write_all(const u8 *buf, size_t n)
+{
+	while (n) {
+		ssize_t w = write(STDOUT_FILENO, buf, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;	/* stdout gone: the guest keeps running */
+		buf += w;
+		n -= w;
+	}
+}
+
+/* With out_lock held (or from a fatal path, where nothing else runs). */
+static void flush_locked(void)
+{
+	write_all(term.out_buf, term.out_len);
+	term.out_len = 0;
+}
+
+void console_flush(void)
+{
+	/* Also from fatal-signal paths, where the lock may be held already. */
+	bool locked = pthread_mutex_trylock(&term.out_lock) == 0;
+
+	flush_locked();
+	if (locked)
+		pthread_mutex_unlock(&term.out_lock);
+}
 
 void term_restore(void)
 {
+	console_flush();
 	if (term.raw) {
 		tcsetattr(STDIN_FILENO, TCSANOW, &term.saved);
 		term.raw = false;
@@ -87,21 +125,98 @@ void term_input_ready(void)
 	pthread_mutex_unlock(&term.lock);
 }
 
+/*
+ * A UART hands over its output one byte per port write.  A write() per
+ * byte costs a system call, and a wake-up of whatever reads lkvm's stdout
+ * (a pipe into a CI log, a terminal): in a nested guest that is a large
+ * part of a full-console boot.  So bytes are gathered and written a line
+ * at a time; a partial line (a prompt, an echoed key) is written by the
+ * flusher thread once the guest has been quiet for FLUSH_IDLE_MS, or
+ * FLUSH_MAX_MS after it was started, whichever is first.  Without the
+ * flusher (it could not start) every write goes out at once.
+ */
+#define FLUSH_IDLE_MS	5
+#define FLUSH_MAX_MS	50
+
+static u64 out_serial;	/* bytes ever appended: the flusher sees progress */
+
 void console_write(const u8 *buf, size_t n)
 {
 	boot_trace_mark(BOOT_FIRST_CONSOLE);
 	pthread_mutex_lock(&term.out_lock);
-	while (n) {
-		ssize_t w = write(STDOUT_FILENO, buf, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;	/* stdout gone: the guest keeps running */
-		buf += w;
-		n -= w;
+	if (!term.out_flusher || n > sizeof(term.out_buf) - term.out_len) {
+		flush_locked();
+		if (!term.out_flusher || n > sizeof(term.out_buf)) {
+			write_all(buf, n);
+			pthread_mutex_unlock(&term.out_lock);
+			return;
+		}
 	}
+	if (!term.out_len)
+		pthread_cond_signal(&term.out_pending);
+	memcpy(term.out_buf + term.out_len, buf, n);
+	term.out_len += n;
+	out_serial += n;
+	if (memchr(buf, '\n', n))
+		flush_locked();
 	pthread_mutex_unlock(&term.out_lock);
+}
+
+static void deadline_in(struct timespec *ts, long ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_nsec += ms * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+static void *flusher_thread(void *arg UNUSED)
+{
+	pthread_setname_np(pthread_self(), "console-out");
+	pthread_mutex_lock(&term.out_lock);
+	for (;;) {
+		struct timespec ts;
+		int waited = 0;
+
+		while (!term.out_len)
+			pthread_cond_wait(&term.out_pending, &term.out_lock);
+		/* Wait while the guest is still writing this line. */
+		for (;;) {
+			u64 seen = out_serial;
+
+			deadline_in(&ts, FLUSH_IDLE_MS);
+			while (term.out_len && out_serial == seen &&
+			       pthread_cond_timedwait(&term.out_pending, &term.out_lock, &ts) == 0)
+				;
+			waited += FLUSH_IDLE_MS;
+			if (!term.out_len || out_serial == seen || waited >= FLUSH_MAX_MS)
+				break;
+		}
+		flush_locked();
+	}
+	return NULL;
+}
+
+static void start_flusher(void)
+{
+	static pthread_condattr_t ca;
+	pthread_attr_t attr;
+	pthread_t t;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&term.out_pending, &ca);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	pthread_mutex_lock(&term.out_lock);
+	term.out_flusher = !sandbox_thread_create(&t, &attr, SANDBOX_CONSOLE_OUT,
+						  flusher_thread, NULL);
+	pthread_mutex_unlock(&term.out_lock);
+	atexit(console_flush);	/* every exit path: the guest's last words */
+	pthread_attr_destroy(&attr);
 }
 
 /* Hand bytes to the console device, waiting while it is full. */
@@ -243,4 +358,5 @@ void term_start(void)
 	if (sandbox_thread_create(&t, &attr, SANDBOX_CONSOLE_IN, term_thread, NULL))
 		pr_warn("cannot start the console input thread: no guest input");
 	pthread_attr_destroy(&attr);
+	start_flusher();
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "lkvm/file.h"
 #include "lkvm/i8042.h"
 #include "lkvm/kvm-arch.h"
@@ -114,15 +115,16 @@ static void build_acpi(struct kvm *kvm)
 static u64 load_initrd(struct kvm *kvm, u32 addr_max, u64 kernel_end, u64 *size)
 {
 	const struct bzimage_info limit = { .initrd_addr_max = addr_max };
+	const char *path = kvm->cfg->initrd_path;
 	size_t len;
-	u8 *data = read_whole_file(kvm->cfg->initrd_path, "initrd", &len);
+	int fd = open_regular_file(path, "initrd", &len);
 	u64 addr = bzimage_initrd_addr(&limit, &kvm->mem, kernel_end, len);
 
 	if (!addr)
 		die("initrd %s (%zu MiB) does not fit in guest RAM below 0x%x: use a larger -m",
-		    kvm->cfg->initrd_path, len >> 20, addr_max);
-	memcpy(guest_ptr_or_die(kvm, addr, len, "initrd"), data, len);
-	free(data);
+		    path, len >> 20, addr_max);
+	read_file_range(fd, path, "initrd", 0, guest_ptr_or_die(kvm, addr, len, "initrd"), len);
+	close(fd);
 	*size = len;
 	return addr;
 }
@@ -141,7 +143,14 @@ static char *write_cmdline(struct kvm *kvm, u32 max)
 	return cmdline;
 }
 
-static void load_bzimage(struct kvm *kvm, const u8 *img, size_t size)
+/*
+ * img holds the file's first bytes (the setup header), size is the whole
+ * file's: the protected-mode kernel is read from fd straight into guest
+ * RAM.  In a nested guest faulting in and copying a buffer of the size of
+ * the kernel took a good part of lkvm's start-up.
+ */
+static void load_bzimage(struct kvm *kvm, const char *path, int fd, const u8 *img,
+			 size_t size)
 {
 	struct bzimage_info info;
 	struct bzimage_load load = {
@@ -153,10 +162,12 @@ static void load_bzimage(struct kvm *kvm, const u8 *img, size_t size)
 	size_t kernel_size;
 
 	if (bzimage_parse(img, size, &info, &why))
-		die("kernel %s: %s", kvm->cfg->kernel_path, why);
+		die("kernel %s: %s", path, why);
 	kernel_size = size - info.setup_size;
-	memcpy(guest_ptr_or_die(kvm, load.kernel_addr, MAX(kernel_size, info.init_size), "kernel"),
-	       img + info.setup_size, kernel_size);
+	read_file_range(fd, path, "kernel", info.setup_size,
+			guest_ptr_or_die(kvm, load.kernel_addr,
+					 MAX(kernel_size, info.init_size), "kernel"),
+			kernel_size);
 
 	cmdline = write_cmdline(kvm, info.cmdline_size);
 	load.cmdline = cmdline;
@@ -227,17 +238,29 @@ static void load_flat(struct kvm *kvm, const u8 *img, size_t size)
 	x86_vm(kvm)->entry = 0;
 }
 
+/* Enough of a bzImage for bzimage_parse and the boot parameters. */
+#define BZIMAGE_HEAD_SIZE 4096
+
 void kvm_arch_load_guest(struct kvm *kvm)
 {
 	const char *path = kvm->cfg->kernel_path ? kvm->cfg->kernel_path
 						 : kvm->cfg->firmware_path;
+	u8 head[BZIMAGE_HEAD_SIZE];
 	size_t size;
-	u8 *img = read_whole_file(path, "kernel", &size);
+	int fd = open_regular_file(path, "kernel", &size);
+	u8 *img;
 
+	read_file_range(fd, path, "kernel", 0, head, MIN(size, sizeof(head)));
+	if (!elf_detect(head, MIN(size, sizeof(head))) &&
+	    bzimage_detect(head, MIN(size, sizeof(head)))) {
+		load_bzimage(kvm, path, fd, head, size);
+		close(fd);
+		return;
+	}
+	close(fd);
+	img = read_whole_file(path, "kernel", &size);
 	if (elf_detect(img, size))
 		load_pvh(kvm, img, size);
-	else if (bzimage_detect(img, size))
-		load_bzimage(kvm, img, size);
 	else
 		load_flat(kvm, img, size);
 	free(img);

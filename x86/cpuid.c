@@ -86,10 +86,37 @@ void cpuid_fixup_entry(struct kvm_cpuid_entry2 *e, unsigned int apic_id,
 
 static struct kvm_cpuid2 *supported;
 
+/*
+ * KVM emulates the TSC-deadline mode of the in-kernel local APIC but does
+ * not report it in KVM_GET_SUPPORTED_CPUID (it depends on the irqchip,
+ * which is the VMM's choice): offer it when KVM has it.  Without it Linux
+ * calibrates the APIC timer against the tick at boot, ~0.1-0.2 s in the
+ * nested harness, and programs the timer through slower one-shot writes.
+ */
+#define CPUID_1_ECX_TSC_DEADLINE (1u << 24)
+
+static void offer_tsc_deadline(struct kvm *kvm, struct kvm_cpuid2 *c)
+{
+	if (ioctl(kvm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) <= 0)
+		return;
+	for (unsigned int i = 0; i < c->nent; i++)
+		if (c->entries[i].function == 1)
+			c->entries[i].ecx |= CPUID_1_ECX_TSC_DEADLINE;
+}
+
+/* KVM's supported CPUID plus what lkvm adds, asked for once. */
+static struct kvm_cpuid2 *supported_cpuid(struct kvm *kvm)
+{
+	if (!supported) {
+		supported = get_supported_cpuid(kvm->sys_fd);
+		offer_tsc_deadline(kvm, supported);
+	}
+	return supported;
+}
+
 bool cpuid_supported_entry(struct kvm *kvm, struct kvm_cpuid_entry2 *e)
 {
-	if (!supported)
-		supported = get_supported_cpuid(kvm->sys_fd);
+	supported_cpuid(kvm);
 	for (unsigned int i = 0; i < supported->nent; i++) {
 		if (supported->entries[i].function == e->function &&
 		    supported->entries[i].index == e->index) {
@@ -105,8 +132,7 @@ void cpuid_setup_vcpu(struct kvm_cpu *cpu)
 	struct kvm_cpuid2 *c;
 	size_t bytes;
 
-	if (!supported)
-		supported = get_supported_cpuid(cpu->kvm->sys_fd);
+	supported_cpuid(cpu->kvm);
 	bytes = sizeof(*supported) + supported->nent * sizeof(supported->entries[0]);
 	c = malloc(bytes);
 	if (!c)

@@ -36,7 +36,9 @@ void term_restore(void);
 void term_hold_input(void);
 void term_release_input(void);
 void term_send_eof(bool on);
-/* Guest console output; safe from any thread. */
+/* Guest console output; safe from any thread.  Written a line at a time. */
 void console_write(const u8 *buf, size_t n);
+/* Write out what console_write holds (at exit, before messages of lkvm's own). */
+void console_flush(void);
 
 #endif
