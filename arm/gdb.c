@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <asm/ptrace.h>
+#include "lkvm/config.h"
 #include "lkvm/gdb-arch.h"
 #include "lkvm/kvm-cpu.h"
 #include "arm/arm.h"
@@ -145,6 +146,54 @@ bool gdb_arch_hw_ok(enum gdb_bp_type type, u64 addr, u64 len)
 	return type == GDB_BP_HW ? a64_bp_regs(addr, &c, &v) : a64_wp_regs(type, addr, len, &c, &v);
 }
 
+/*
+ * A single step with an interrupt pending (the timer, after gdb held the VM
+ * for a while) would stop at the IRQ vector, and arm64 KVM has no
+ * KVM_GUESTDBG_BLOCKIRQ: mask IRQ and FIQ in PSTATE for the step and give
+ * the bits back afterwards (to SPSR_EL1 when the step entered an exception
+ * vector, which saved them there).  Not for the instructions that read or
+ * write DAIF themselves (MRS/MSR DAIF, MSR DAIFSet/DAIFClr, ERET).
+ */
+static u64 step_masked[LKVM_MAX_CPUS];	/* PSTATE bits set; each on its vCPU's thread */
+
+static bool touches_daif(u32 insn)
+{
+	return (insn & 0xfffff0df) == 0xd50340df ||	/* MSR DAIFSet/DAIFClr, #imm */
+	       (insn & 0xffdfffe0) == 0xd51b4220 ||	/* MSR DAIF, Xt / MRS Xt, DAIF */
+	       insn == 0xd69f03e0 || (insn & 0xfffffbff) == 0xd69f0bff;	/* ERET, ERETAx */
+}
+
+static void step_mask_irqs(struct kvm_cpu *cpu)
+{
+	u64 pstate, pc, gpa, bits;
+	const void *p;
+	u32 insn;
+
+	if (cpu->id >= LKVM_MAX_CPUS || get64(cpu, CORE64(regs.pstate), &pstate) ||
+	    get64(cpu, CORE64(regs.pc), &pc) || gdb_arch_translate(cpu, pc, &gpa) ||
+	    !(p = kvm_gpa_to_hva(cpu->kvm, gpa, 4)))
+		return;
+	memcpy(&insn, p, 4);
+	bits = (PSR_I_BIT | PSR_F_BIT) & ~pstate;
+	if (!bits || touches_daif(insn) || set64(cpu, CORE64(regs.pstate), pstate | bits))
+		return;
+	step_masked[cpu->id] = bits;
+}
+
+static void step_unmask_irqs(struct kvm_cpu *cpu)
+{
+	u64 bits = cpu->id < LKVM_MAX_CPUS ? step_masked[cpu->id] : 0, pc, vbar, id, v;
+
+	if (!bits)
+		return;
+	step_masked[cpu->id] = 0;
+	if (get64(cpu, CORE64(regs.pc), &pc) || get64(cpu, SYS_VBAR_EL1, &vbar))
+		return;
+	id = pc >= vbar && pc < vbar + 0x800 ? CORE64(spsr[KVM_SPSR_EL1]) : CORE64(regs.pstate);
+	if (!get64(cpu, id, &v))
+		set64(cpu, id, v & ~bits);
+}
+
 int gdb_arch_set_debug(struct kvm_cpu *cpu, bool enable, bool sw_bps, bool step,
 		       const struct gdb_hw_slot *slots)
 {
@@ -152,12 +201,15 @@ int gdb_arch_set_debug(struct kvm_cpu *cpu, bool enable, bool sw_bps, bool step,
 	struct kvm_guest_debug dbg = { 0 };
 	unsigned int nb = 0, nw = 0;
 
+	step_unmask_irqs(cpu);
 	if (enable) {
 		dbg.control = KVM_GUESTDBG_ENABLE;
 		if (sw_bps)
 			dbg.control |= KVM_GUESTDBG_USE_SW_BP;
-		if (step)
+		if (step) {
 			dbg.control |= KVM_GUESTDBG_SINGLESTEP;
+			step_mask_irqs(cpu);
+		}
 	}
 	for (unsigned int i = 0; enable && slots && i < gdb_arch.nr_hw_slots; i++) {
 		const struct gdb_hw_slot *h = &slots[i];
@@ -210,6 +262,7 @@ void gdb_arch_decode_stop(struct kvm_cpu *cpu, const struct gdb_hw_slot *slots,
 {
 	const struct kvm_debug_exit_arch *d = &cpu->run->debug.arch;
 
+	step_unmask_irqs(cpu);
 	stop->kind = GDB_STOP_OTHER;
 	stop->hw_slot = -1;
 	if (get64(cpu, CORE64(regs.pc), &stop->pc))

@@ -1,16 +1,19 @@
 # lkvm --gdb on arm64 with a real gdb (Debian's gdb-minimal:arm64, in L1)
 # against the Debian arm64 kernel booted with nokaslr and two vCPUs.  The
-# guest prints where __arm64_sys_newuname and jiffies_64 are
-# (/proc/kallsyms: the package's System.map is only a placeholder pointing
+# guest prints where __arm64_sys_newuname is (/proc/kallsyms: the package's System.map is only a placeholder pointing
 # at the -dbg package; with nokaslr these are the link addresses) and runs
 # uname in a loop until it reads "gdb-done" on its console.  gdb attaches
 # (the target description comes from the stub's target.xml), puts a
 # software breakpoint (BRK #0) on __arm64_sys_newuname, continues, sees the
 # stop there (pc), disassembles and backtraces (memory reads at kernel
 # virtual addresses: the stub's walk of the guest's page tables), steps one
-# instruction, then does the same with a hardware breakpoint, watches
-# jiffies_64 (a data watchpoint: the tick writes it) and detaches; the
-# guest then runs on and powers off normally.
+# instruction (IRQs held off for the step: it must end on the next
+# instruction, not in the IRQ vector), then stops there again with a
+# hardware breakpoint, puts a read and then a write watchpoint on
+# regs->regs[0] of the syscall's pt_regs (x0 at the entry; the wrapper loads
+# the user's buffer pointer from it, the return value is stored there: the
+# arm64 kernel has no KALLSYMS_ALL, so no data symbol is in kallsyms) and
+# detaches; the guest then runs on and powers off normally.
 CASE_ARCH="arm64"
 CASE_L1_TOOLS="gdb"
 CASE_APPEND="nokaslr"
@@ -26,7 +29,6 @@ case_l1_setup() {
 
 case_guest() {
 	echo "uname_addr=$(awk '$3 == "__arm64_sys_newuname" { print $1 }' /proc/kallsyms)"
-	echo "jiffies_addr=$(awk '$3 == "jiffies_64" { print $1 }' /proc/kallsyms)"
 	echo "LKVM-GDB-READY"
 	n=0
 	while [ $n -lt 200 ]; do
@@ -44,7 +46,6 @@ case_guest() {
 case_input() {
 	wait_for LKVM-GDB-READY 100 || return 0
 	addr=$(sed -n 's/^uname_addr=\([0-9a-f]*\).*/\1/p' "$CASE_OUT" | head -n1)
-	jiffies=$(sed -n 's/^jiffies_addr=\([0-9a-f]*\).*/\1/p' "$CASE_OUT" | head -n1)
 	cat > /tmp/gdb-arm64.cmds <<GDB
 set pagination off
 set confirm off
@@ -62,9 +63,14 @@ delete
 hbreak *0x$addr
 continue
 info registers pc
+set \$regs = \$x0
 delete
-watch *(long *)0x$jiffies
+rwatch *(long *)\$regs
 continue
+delete
+watch *(long *)\$regs
+continue
+print/x *(long *)\$regs
 delete
 detach
 GDB
@@ -94,12 +100,15 @@ case_check() {
 	expect_console "^gdb\| pc +0x0*$next "
 	expect_console "^gdb\| Hardware assisted breakpoint 2 at 0x0*$addr"
 	expect_console "^gdb\| (Thread [0-9]+ hit )?Breakpoint 2, 0x0*$addr in"
-	expect_console '^gdb\| (Thread [0-9]+ hit )?Hardware watchpoint 3: \*\(long \*\)0x'
-	expect_console '^gdb\| New value = '
+	expect_console '^gdb\| Hardware read watchpoint 3: \*\(long \*\)\$regs'
+	expect_console '^gdb\| (Thread [0-9]+ hit )?Hardware read watchpoint 3: \*\(long \*\)\$regs'
+	expect_console '^gdb\| Value = '
+	expect_console '^gdb\| (Thread [0-9]+ hit )?Hardware watchpoint 4: \*\(long \*\)\$regs'
+	expect_console '^gdb\| New value = 0$'
 	expect_console '^gdb\| \[Inferior 1 \(Remote target\) detached\]'
 	expect_console '^guest-ran-on-after-detach=yes'
 	expect_no_console 'KVM_EXIT_DEBUG without a debugger'
 	expect_no_console '^gdb\| gdb-killed-after='
 	expect_no_console '^gdb\| .*received signal SIGINT'
-	note "$(grep -E '^gdb\| (=>|#0|pc |Thread|Breakpoint|Hardware)' "$CASE_LOG" | head -n 10 | tr '\n' ';')"
+	note "$(grep -E '^gdb\| (=>|#0|pc |Thread|Breakpoint|Hardware|Value|Old|New)' "$CASE_LOG" | head -n 16 | tr '\n' ';')"
 }
