@@ -55,6 +55,7 @@ show architecture
 break *0x$addr
 continue
 info registers pc
+info registers x0 x29 x30 sp cpsr
 x/2i \$pc
 bt 2
 stepi
