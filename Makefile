@@ -49,7 +49,7 @@ LIB_OBJS := $(addprefix $(OUT),$(LIB_SRCS:.c=.o)) $(OUT)guest/init-blob.o
 # tests/unit/arm/), and on x86 also the arm ones, which test arm/ code
 # that needs no KVM (device tree, Image header, GIC layout) compiled for
 # the host.
-ARM_PURE_SRCS := arm/fdt.c arm/image.c arm/layout.c
+ARM_PURE_SRCS := arm/fdt.c arm/image.c arm/layout.c arm/gdb-a64.c
 UNIT_SRCS := $(wildcard tests/unit/test-*.c tests/unit/$(ARCH_DIR)/test-*.c)
 ifeq ($(ARCH_DIR),x86)
 UNIT_SRCS += $(wildcard tests/unit/arm/test-*.c)

@@ -12,6 +12,7 @@ struct arm_vm {
 	int gic_fd;			/* the vGIC device */
 	int its_fd;			/* the ITS device, -1 without */
 	struct kvm_vcpu_init init;	/* KVM_ARM_PREFERRED_TARGET */
+	unsigned int hw_bps, hw_wps;	/* debug registers KVM_SET_GUEST_DEBUG programs */
 	struct arm_boot_layout boot;
 };
 

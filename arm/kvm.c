@@ -55,6 +55,10 @@ void kvm_arch_init_vm(struct kvm *kvm)
 	vm->gic_fd = vm->its_fd = -1;
 	if (ioctl(kvm->vm_fd, KVM_ARM_PREFERRED_TARGET, &vm->init) < 0)
 		die("KVM_ARM_PREFERRED_TARGET: %s", strerror(errno));
+	vm->hw_bps = (unsigned int)MAX(0, ioctl(kvm->vm_fd, KVM_CHECK_EXTENSION,
+					       KVM_CAP_GUEST_DEBUG_HW_BPS));
+	vm->hw_wps = (unsigned int)MAX(0, ioctl(kvm->vm_fd, KVM_CHECK_EXTENSION,
+					       KVM_CAP_GUEST_DEBUG_HW_WPS));
 	if (!arm_gic_redist_fits(kvm->nr_cpus))
 		die("-c %u: lkvm's arm64 layout has room for %llu vCPUs", kvm->nr_cpus,
 		    (unsigned long long)((ARM_GIC_REDIST_END - ARM_GIC_REDIST_BASE) /

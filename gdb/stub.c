@@ -138,6 +138,16 @@ static u8 *map_virt(unsigned int thread, u64 gva, size_t len, size_t *n, u64 *gp
 	return kvm_gpa_to_hva(stub.kvm, *gpa, *n);
 }
 
+/*
+ * A write into guest code (a breakpoint, gdb's M) must reach the guest's
+ * instruction fetch: a no-op on x86; on arm64 the data cache is cleaned
+ * and the instruction cache invalidated for those bytes.
+ */
+static void wrote_code(u8 *p, size_t len)
+{
+	__builtin___clear_cache((char *)p, (char *)p + len);
+}
+
 static int access_mem(unsigned int thread, u64 addr, u8 *buf, size_t len, bool write)
 {
 	size_t done = 0;
@@ -149,9 +159,10 @@ static int access_mem(unsigned int thread, u64 addr, u8 *buf, size_t len, bool w
 
 		if (!p)
 			break;
-		if (write)
+		if (write) {
 			memcpy(p, buf + done, n);
-		else
+			wrote_code(p, n);
+		} else
 			memcpy(buf + done, p, n);
 		done += n;
 	}
@@ -194,6 +205,7 @@ static int insert_sw_bp(u64 addr)
 		return -EFAULT;
 	memcpy(b.orig, p, len);
 	memcpy(p, insn, len);
+	wrote_code(p, len);
 	pthread_mutex_lock(&stub.lock);
 	stub.bps[stub.nr_bps++] = b;
 	pthread_mutex_unlock(&stub.lock);
@@ -204,8 +216,10 @@ static void restore_bp(const struct sw_bp *b)
 {
 	u8 *p = kvm_gpa_to_hva(stub.kvm, b->gpa, b->len);
 
-	if (p)
+	if (p) {
 		memcpy(p, b->orig, b->len);
+		wrote_code(p, b->len);
+	}
 }
 
 static int remove_sw_bp(u64 addr)

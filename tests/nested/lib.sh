@@ -510,20 +510,38 @@ stage_guest_modules() {
 # gdb for L1: Debian's gdb-minimal (no Python, whose standard library L1
 # would need too), downloaded once into the cache and unpacked there; it
 # conflicts with the gdb package, so it is never installed.  Prints the
-# binary's path, or nothing.
+# binary's path, or nothing.  arm64: gdb-minimal:arm64 together with the
+# arm64 libraries it needs (the dependency closure apt computes, less libc,
+# which the cross set-up has), unpacked into one root whose library
+# directories stage_l1_tools adds to TARGET_LIBDIRS.
 gdb_minimal_prepare() {
-	local deb dir=$LKVM_CACHE/gdb-minimal tmp
+	local deb dir=$DEB_CACHE/gdb-minimal tmp debs=$DEB_CACHE/gdb-minimal-debs pkgs
+	[ "$NESTED_ARCH" = x86_64 ] && debs=$LKVM_CACHE
 	if [ ! -x "$dir/usr/bin/gdb" ]; then
-		deb=$(ls "$LKVM_CACHE"/gdb-minimal_*.deb 2>/dev/null | sort -V | tail -n1)
+		deb=$(ls "$debs"/gdb-minimal_*.deb 2>/dev/null | sort -V | tail -n1)
 		if [ -z "$deb" ]; then
-			tmp=$(mktemp -d "$LKVM_CACHE/dl.XXXXXX") || return 0
-			(cd "$tmp" && apt-get download -q gdb-minimal >&2) && mv "$tmp"/*.deb "$LKVM_CACHE/"
+			pkgs=gdb-minimal
+			if [ "$NESTED_ARCH" = arm64 ]; then
+				pkgs=$(apt-cache depends --recurse --no-recommends --no-suggests \
+					--no-conflicts --no-breaks --no-replaces --no-enhances \
+					--no-pre-depends gdb-minimal:arm64 2>/dev/null |
+					grep -E '^[a-z0-9].*:arm64$' | sort -u |
+					grep -vE '^(dpkg|tar|install-info|libc6|gcc-12-base):')
+			fi
+			echo "nested: downloading $(echo $pkgs | wc -w) package(s) for gdb in L1" >&2
+			mkdir -p "$debs"
+			tmp=$(mktemp -d "$debs/dl.XXXXXX") || return 0
+			(cd "$tmp" && apt-get download -q $pkgs >&2) && mv "$tmp"/*.deb "$debs/"
 			rm -rf "$tmp"
-			deb=$(ls "$LKVM_CACHE"/gdb-minimal_*.deb 2>/dev/null | sort -V | tail -n1)
+			deb=$(ls "$debs"/gdb-minimal_*.deb 2>/dev/null | sort -V | tail -n1)
 		fi
 		[ -n "$deb" ] || return 0
-		tmp=$(mktemp -d "$LKVM_CACHE/.gdb.XXXXXX") || return 0
-		dpkg-deb -x "$deb" "$tmp" && rm -rf "$dir" && mv "$tmp" "$dir" || rm -rf "$tmp"
+		tmp=$(mktemp -d "$DEB_CACHE/.gdb.XXXXXX") || return 0
+		if [ "$NESTED_ARCH" = arm64 ]; then
+			for deb in "$debs"/*.deb; do dpkg-deb -x "$deb" "$tmp" || break; done
+		else
+			dpkg-deb -x "$deb" "$tmp"
+		fi && rm -rf "$dir" && mv "$tmp" "$dir" || rm -rf "$tmp"
 	fi
 	[ -x "$dir/usr/bin/gdb" ] && printf '%s' "$dir/usr/bin/gdb"
 }
@@ -540,7 +558,9 @@ stage_l1_tools() {
 				echo "nested: no vmlinux for the PVH cases" >&2 ;;
 		gdb) p=$(gdb_minimal_prepare)
 			if [ -n "$p" ]; then
-				stage_program "$root" "$p" /usr/local/bin/gdb
+				TARGET_LIBDIRS="$TARGET_LIBDIRS $DEB_CACHE/gdb-minimal/lib/aarch64-linux-gnu
+$DEB_CACHE/gdb-minimal/usr/lib/aarch64-linux-gnu" \
+					stage_program "$root" "$p" /usr/local/bin/gdb
 			else
 				echo "nested: no gdb-minimal for the gdb cases" >&2
 			fi ;;

@@ -44,29 +44,6 @@ case_guest() {
 	done
 }
 
-# In L1: Ctrl-C for gdb (pid $1) when its output ($2) has not grown for
-# 20 s, i.e. it waits in "continue" for a stop that does not come (see the
-# top); gdb passes it to the stub as an interrupt.  gdb is killed after $3 s.
-ctrl_c_when_stalled() {
-	size=-1 still=0 left=$3
-	while kill -0 "$1" 2>/dev/null; do
-		if [ "$left" -le 0 ]; then
-			echo "gdb-killed-after=$3s" >> "$2"
-			kill "$1"
-			return
-		fi
-		sleep 1
-		left=$((left - 1))
-		now=$(wc -c < "$2")
-		if [ "$now" != "$size" ]; then
-			size=$now still=0
-		elif [ $((still += 1)) -ge 20 ]; then
-			kill -INT "$1" 2>/dev/null
-			still=0
-		fi
-	done
-}
-
 # In L1: gdb's transcript goes to L1's console (part of the case log), and
 # "gdb-done" to the guest's console (lkvm's stdin).
 case_input() {

@@ -38,6 +38,30 @@ wait_for() {
 	return 1
 }
 
+# For the gdb cases' case_input: Ctrl-C for gdb (pid $1) when its output
+# ($2) has not grown for 20 s, i.e. it waits in "continue" for a stop that
+# does not come; gdb passes it to the stub as an interrupt.  gdb is killed
+# after $3 s.
+ctrl_c_when_stalled() {
+	size=-1 still=0 left=$3
+	while kill -0 "$1" 2>/dev/null; do
+		if [ "$left" -le 0 ]; then
+			echo "gdb-killed-after=$3s" >> "$2"
+			kill "$1"
+			return
+		fi
+		sleep 1
+		left=$((left - 1))
+		now=$(wc -c < "$2")
+		if [ "$now" != "$size" ]; then
+			size=$now still=0
+		elif [ $((still += 1)) -ge 20 ]; then
+			kill -INT "$1" 2>/dev/null
+			still=0
+		fi
+	done
+}
+
 # For case_input: "name:mode,..." for every thread of the running VM $1,
 # mode being the Seccomp field of its /proc status (2: filtered).
 thread_seccomp() {
