@@ -53,6 +53,14 @@ int kvm_irqfd(struct kvm *kvm, u32 gsi, int fd, bool assign)
 	return assign && fuzz_kvm_no_irqfd ? -ENOSYS : 0;
 }
 
+/* A queue's kick descriptor bound to its notify address (virtio-pci's kernel data paths). */
+int kvm_ioeventfd(struct kvm *kvm, u64 addr, u32 len, bool pio, int fd, bool datamatch,
+		  u64 match, bool assign)
+{
+	FUZZ_ASSERT(!assign || fd >= 0, "ioeventfd with descriptor %d", fd);
+	return assign && fuzz_kvm_no_ioeventfd ? -ENOSYS : 0;
+}
+
 struct ioevent {
 	bool used;
 	u64 addr;
