@@ -7,22 +7,26 @@
 #   boot  bench/boot-time.sh    to the first user-space line, full console
 #                               and quiet (wall time from the VMM's start;
 #                               the guest's own uptime too)
-#   net   bench/net-throughput.sh  user-mode TCP host->guest, guest->host
+#   net   bench/net-throughput.sh  TCP host->guest, guest->host: user, tap,
+#                               tap+vhost
 #   rss   bench/rss.sh          the VMM's own memory beside guest RAM
 # Sub-benchmarks append "figure<TAB>vmm<TAB>value<TAB>unit" lines to
 # $BENCH_FIGURES; one that prints only its own table is read from that
-# (blk.sh's "test lkvm qemu ratio" rows, net-throughput.sh's MiB/s rows:
-# "user" is lkvm's, "user-qemu" QEMU's).
+# (blk.sh's "test lkvm qemu ratio" rows, net-throughput.sh's per back end
+# and direction rows with both VMMs' MiB/s, exits/MiB and interrupts/MiB).
 # A figure one VMM lacks shows "-".  The ratio is always lkvm / QEMU: for
 # MB/s higher is better, for times and memory lower is better (the last
 # column says which).
 #
 # usage: bench/compare.sh [--l1-cpus 1|2] [--lkvm PATH] [--runs N]
 #                         [--only "blk boot net rss"] [--cpus N] [--boot-cpus N]
+#                         [--net-modes "user tap vhost"]
 #   --l1-cpus N  L1's CPUs for every sub-benchmark (default 2)
 #   --runs N     boots per VMM for boot-time and rss (default 3)
 #   --cpus N     L2 vCPUs for blk (default 2, as in the issue; rss always 1,
 #                net as net-throughput.sh sets)
+#   --net-modes L  back ends for net (default "user tap vhost"; QEMU gets the
+#                same back end: -netdev user, tap, tap with vhost=on)
 #   --boot-cpus N  L2 vCPUs for boot (default 1: QEMU's microvm with -smp 2
 #                and the full console never reached user space in this
 #                harness, 3 tries of 3, and hung L1 twice)
@@ -35,6 +39,7 @@ runs=3
 cpus=2
 boot_cpus=1
 only="blk boot net rss"
+net_modes="user tap vhost"
 lkvm=$here/../lkvm
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -43,6 +48,7 @@ while [ $# -gt 0 ]; do
 	--cpus) cpus=$2; shift ;;
 	--boot-cpus) boot_cpus=$2; shift ;;
 	--only) only=$2; shift ;;
+	--net-modes) net_modes=$2; shift ;;
 	--lkvm) lkvm=$2; shift ;;
 	-h|--help) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "compare.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -81,15 +87,19 @@ blk_figures() {
 	}' "$out/blk.out" >> "$BENCH_FIGURES"
 }
 
-# net-throughput.sh's rows: LABEL guest->host host->guest (MiB/s); a row
-# whose label names QEMU is QEMU's.
+# net-throughput.sh's table: back end, dir (h->g or g->h), lkvm MiB/s,
+# qemu MiB/s, lkvm/qemu, exits/MiB lkvm qemu | irqs/MiB lkvm qemu.
 net_figures() {
 	awk -F'\t' 'index($1, "net ") == 1 { found = 1 } END { exit !found }' "$BENCH_FIGURES" && return
-	awk '/^MiB\/s/ { on = 1; next } on && NF >= 3 && $1 !~ /^L1/ {
-		v = "lkvm"; l = $1; if (l ~ /qemu/) { v = "qemu-microvm"; sub(/-?qemu-?/, "", l) }
-		if (l != "user") next
-		if ($(NF - 1) != "-") printf "net user guest->host\t%s\t%s\tMiB/s\n", v, $(NF - 1)
-		if ($NF != "-") printf "net user host->guest\t%s\t%s\tMiB/s\n", v, $NF
+	awk '$2 == "h->g" || $2 == "g->h" {
+		gsub(/\|/, ""); $0 = $0
+		f = "net " $1 " " ($2 == "h->g" ? "host->guest" : "guest->host")
+		if ($3 != "-") printf "%s\tlkvm\t%s\tMiB/s\n", f, $3
+		if ($4 != "-") printf "%s\tqemu-microvm\t%s\tMiB/s\n", f, $4
+		if ($6 != "-") printf "%s exits\tlkvm\t%s\texits/MiB\n", f, $6
+		if ($7 != "-") printf "%s exits\tqemu-microvm\t%s\texits/MiB\n", f, $7
+		if ($8 != "-") printf "%s irqs\tlkvm\t%s\tirqs/MiB\n", f, $8
+		if ($9 != "-") printf "%s irqs\tqemu-microvm\t%s\tirqs/MiB\n", f, $9
 	}' "$out/net.out" >> "$BENCH_FIGURES"
 }
 
@@ -108,7 +118,7 @@ for b in $only; do
 		sub boot-full "$here/boot-time.sh" --lkvm "$lkvm" --runs "$runs" --cpus "$boot_cpus" --mem 512
 		sub boot-quiet "$here/boot-time.sh" --lkvm "$lkvm" --runs "$runs" --cpus "$boot_cpus" --mem 512 --quiet ;;
 	net)
-		sub net "$here/net-throughput.sh" --lkvm "$lkvm" --modes "user user-qemu"
+		sub net "$here/net-throughput.sh" --lkvm "$lkvm" --modes "$net_modes"
 		net_figures ;;
 	rss)
 		sub rss "$here/rss.sh" --lkvm "$lkvm" --runs "$runs" ;;
@@ -133,7 +143,7 @@ awk -F'\t' '
 			f = name[i]; l = val[f, "lkvm"]; q = val[f, "qemu-microvm"]
 			r = (l != "" && q != "" && q > 0) ? sprintf("%.2fx", l / q) : "-"
 			printf "%-58s %14s %14s %8s  %s\n", substr(f, 1, 58), show(l, unit[f]),
-				show(q, unit[f]), r, (unit[f] == "ms" || unit[f] == "kB") ? "lower" : "higher"
+				show(q, unit[f]), r, (unit[f] == "ms" || unit[f] == "kB" || unit[f] ~ /\/MiB$/) ? "lower" : "higher"
 		}
 	}' "$BENCH_FIGURES"
 exit $st
