@@ -5,6 +5,9 @@
 # blk pattern written with fsync and read back with O_DIRECT (and found in
 # the image in L1), 16 MiB each way over TCP through libslirp, and a line
 # each way over hvc0.  Two vCPUs, so completions and submissions cross CPUs.
+# lkvm's stdout carries both ttyS0 and hvc0: the hvc0 exchange happens
+# only once L1 has seen NET-DONE, the guest's last serial line, so the two
+# never share a line.
 PACKED_IMG=/tmp/packed-blk.img
 PACKED_MIB=16
 # net-user.sh's helpers (net_dhcp, wait_file, net_ms, l1_say); this file
@@ -30,6 +33,9 @@ packed_report() {
 }
 
 case_guest() {
+	[ -e /dev/hvc0 ] || mknod /dev/hvc0 c 229 0
+	# Open now: what L1 types later waits in the tty until we read it.
+	exec 3< /dev/hvc0
 	packed_report blk 2
 	packed_report net 1
 	packed_report console 3
@@ -56,9 +62,11 @@ case_guest() {
 	fi
 	echo "NET-DONE"
 
-	[ -e /dev/hvc0 ] || mknod /dev/hvc0 c 229 0
-	echo "HVC-SHELL-READY" > /dev/hvc0
-	setsid sh -c 'exec sh </dev/hvc0 >/dev/hvc0 2>&1'
+	# A line in over hvc0 (sent after NET-DONE), one out that depends on it.
+	if read -r -t 60 line <&3; then
+		echo "hvc-packed-$line-ok" > /dev/hvc0
+	fi
+	exec 3<&-
 }
 
 # ---- L1 ----
@@ -86,10 +94,8 @@ case_input() {
 	wait_for NET-DONE 60
 	kill "$(cat /tmp/packed-net.pid)" 2>/dev/null
 	rm -f /tmp/packed-net.rx /tmp/packed-net.l1 /tmp/packed-net.in /tmp/packed-net.pid
-	wait_for HVC-SHELL-READY 60 || return 0
-	echo 'echo hvc-packed-$((6*7))-ok'
+	echo 42
 	wait_for hvc-packed-42-ok 20
-	echo 'exit'
 }
 
 case_l1_after() {
