@@ -53,6 +53,14 @@ int kvm_irqfd(struct kvm *kvm, u32 gsi, int fd, bool assign)
 	return assign && fuzz_kvm_no_irqfd ? -ENOSYS : 0;
 }
 
+/* Kick fds handed to a kernel data path (nobody here reads them). */
+int kvm_ioeventfd(struct kvm *kvm, u64 addr, u32 len, bool pio, int fd,
+		  bool datamatch, u64 match, bool assign)
+{
+	FUZZ_ASSERT(fd >= 0 && len == 2 && datamatch, "kick fd %d, len %u", fd, len);
+	return assign && fuzz_kvm_no_ioeventfd ? -ENOSYS : 0;
+}
+
 struct ioevent {
 	bool used;
 	u64 addr;
