@@ -283,8 +283,10 @@ value() {
 	section "$1" | sed -n "s/^$2=//p" | head -n1
 }
 
+# The median (of an even count: the mean of the middle two).
 median() {
-	sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'
+	sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2];
+		else if (NR) print int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'
 }
 
 # Median over the rounds of VMM and MODE of a transfer's FIELD (MS, EXITS,
