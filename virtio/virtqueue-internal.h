@@ -43,7 +43,7 @@ bool virtq_packed_pop(struct virt_queue *vq, struct virtq_elem *elem);
 bool virtq_packed_has_avail(struct virt_queue *vq);
 void virtq_packed_add_used(struct virt_queue *vq, u16 id, u32 len);
 void virtq_packed_publish_used(struct virt_queue *vq);
-bool virtq_packed_should_signal(struct virt_queue *vq);
+bool virtq_packed_need_signal(struct virt_queue *vq, u16 new_idx, u16 old, bool valid);
 void virtq_packed_disable_notify(struct virt_queue *vq);
 bool virtq_packed_enable_notify_and_check(struct virt_queue *vq);
 

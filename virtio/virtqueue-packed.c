@@ -258,31 +258,17 @@ static bool packed_need_event(const struct virt_queue *vq, u16 off_wrap, u16 new
 	return dist >= 1 && dist <= (u16)(new_idx - old);
 }
 
-bool virtq_packed_should_signal(struct virt_queue *vq)
+/*
+ * The packed ring's half of virtq_should_signal(), which has already made
+ * the full barrier and the "anything new?" bookkeeping: read the driver's
+ * event suppression structure.
+ */
+bool virtq_packed_need_signal(struct virt_queue *vq, u16 new_idx, u16 old, bool valid)
 {
-	u16 old = vq->signalled_used, new_idx = vq->used_idx;
-	bool valid = vq->signalled_used_valid;
-	u32 event;
-	u16 flags;
-
-	/*
-	 * The store-buffer pattern of the split ring (see virtq_should_signal):
-	 * we stored the used descriptor's flags and now load the driver's
-	 * event suppression structure; the driver stores that structure and
-	 * then loads the next used descriptor's flags before sleeping.  Only a
-	 * full barrier keeps our load from passing our store.
-	 */
-	virtq_signal_barrier();
-
-	if (!virtq_usable(vq))
-		return false;
-	vq->signalled_used = new_idx;
-	vq->signalled_used_valid = true;
-	if (valid && old == new_idx)
-		return false;	/* nothing published since the last decision */
 	/* off_wrap and flags in one load: a consistent pair. */
-	event = le32toh(__atomic_load_n((const u32 *)vq->driver_event, __ATOMIC_RELAXED));
-	flags = (event >> 16) & EVENT_FLAGS_MASK;
+	u32 event = le32toh(__atomic_load_n((const u32 *)vq->driver_event, __ATOMIC_RELAXED));
+	u16 flags = (event >> 16) & EVENT_FLAGS_MASK;
+
 	if (flags == VRING_PACKED_EVENT_FLAG_DISABLE)
 		return false;
 	/* DESC means something only with EVENT_IDX; otherwise be safe and interrupt. */

@@ -298,13 +298,11 @@ bool virtq_should_signal(struct virt_queue *vq)
 	u16 old = vq->signalled_used, new_idx = vq->used_idx;
 	bool valid = vq->signalled_used_valid;
 
-	if (vq->packed)
-		return virtq_packed_should_signal(vq);
-
 	/*
-	 * Store-buffer pattern.  We stored used->idx and now load used_event
-	 * (or avail->flags); the driver stores used_event and then loads
-	 * used->idx to decide whether to sleep.  Without a full barrier on
+	 * Store-buffer pattern.  We stored used->idx (packed ring: the used
+	 * descriptor's flags) and now load used_event or avail->flags (packed
+	 * ring: the driver's event suppression structure); the driver stores
+	 * used_event and then loads used->idx to decide whether to sleep.  Without a full barrier on
 	 * both sides each CPU may read the other's old value while its own
 	 * store still sits in its store buffer: we see the stale used_event
 	 * and skip the interrupt, the driver sees the stale used->idx and
@@ -319,6 +317,8 @@ bool virtq_should_signal(struct virt_queue *vq)
 	vq->signalled_used_valid = true;
 	if (valid && old == new_idx)
 		return false;	/* nothing published since the last decision */
+	if (vq->packed)
+		return virtq_packed_need_signal(vq, new_idx, old, valid);
 	if (!vq->event_idx)
 		return !(le16toh(READ_ONCE(vq->avail->flags)) & VRING_AVAIL_F_NO_INTERRUPT);
 	if (!valid)
