@@ -19,7 +19,8 @@
 # the disk per MB (/proc/interrupts in L2); and the request limits each
 # guest sees (/sys/block/vda/queue) and the features it negotiated.
 #
-# Back ends (--backends): the older table of raw-libaio, raw-sync and qcow2
+# Back ends (--backends): the older table of raw-libaio (the default: buffered,
+# no libaio since lkvm uses libaio only with ,direct), raw-sync and qcow2
 # with blk-bench, and the same on L1's file (the limit).
 #
 # usage: bench/blk.sh [--lkvm PATH] [--l1-cpus 1|2] [--cpus N] [--rounds N]
@@ -269,7 +270,7 @@ printf '%-26s %12s %12s %12s %12s\n' "" "seq write" "seq read" "4k rand QD1" "4k
 printf '%-26s %12s %12s %12s %12s\n' "" "MB/s" "MB/s" "IOPS" "IOPS"
 for m in $modes; do
 	case $m in
-	raw-libaio) label="raw, libaio (default)" ;;
+	raw-libaio) label="raw (default)" ;;
 	raw-sync) label="raw, sync (,sync)" ;;
 	qcow2) label="qcow2" ;;
 	esac
