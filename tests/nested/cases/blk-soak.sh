@@ -1,6 +1,6 @@
 # Two minutes of parallel block I/O on four vCPUs, to catch a lost
 # notification (a guest stuck on a request that never completes) and data
-# mix-ups under load.  Disks (raw images use the default buffered back end):
+# mix-ups under load.  Disks (raw images use the default libaio backend):
 #   vda  raw, 128 MiB: blk-soak (tests/nested/progs/blk-soak.c) with four
 #        threads, one per vCPU: random O_DIRECT scatter-gather reads and
 #        writes, fdatasync, write-zeroes and discard, all verified

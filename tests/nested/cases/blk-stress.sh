@@ -1,5 +1,5 @@
 # Parallel direct I/O from four vCPUs over the four request queues of one
-# disk (default buffered backend): every region reads back as written, and L1 sees
+# disk (libaio backend): every region reads back as written, and L1 sees
 # the same bytes in the image.
 CASE_CPUS=4
 CASE_MEM=384

@@ -1,5 +1,5 @@
 # The seccomp sandbox with a real guest: while the guest has used two
-# disks (the default and ,sync), user-mode networking (DHCP, ping, a TCP flow to
+# disks (libaio and ,sync), user-mode networking (DHCP, ping, a TCP flow to
 # L1 and one in through hostfwd), virtio-rng and the balloon (inflated and
 # read through the management socket), every thread of lkvm must be
 # filtered (Seccomp: 2 in /proc/PID/task/*/status), and the run must end
@@ -80,13 +80,8 @@ case_check() {
 	[ -n "$threads" ] || { fail "no thread list from L1"; return; }
 	unconfined=$(echo "$threads" | tr ',' '\n' | grep -v ':2$' | grep -v '^$')
 	[ -z "$unconfined" ] || fail "threads not filtered: $(echo $unconfined)"
-	# No lkvm-disk-aio: buffered images no longer use libaio (only ,direct
-	# ones do, and L1's tmpfs has no O_DIRECT).  The disk helpers of large
-	# read batches (lkvm-disk-io, role disk-aio) need two L1 CPUs; when
-	# they ran they are in the list, which must be all filtered (above).
-	# The disk-aio filter itself: tests/unit/test-sandbox.c.
 	for t in lkvm launcher signals vcpu0 vcpu1 ioeventfd mgmt blk-vda-q0 blk-vdb-q0 \
-		 net-user; do
+		 lkvm-disk-aio net-user; do
 		echo ",$threads" | grep -q ",$t:" || fail "no thread $t (the case did not exercise it)"
 	done
 	[ "$(console_value guest_vda)" = "$(console_value guest_pat)" ] || fail "vda data differ"
