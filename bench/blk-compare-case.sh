@@ -119,7 +119,7 @@ bc_run() {
 	case $vmm in
 	lkvm)
 		timeout -s KILL $lim lkvm run -k "$L2_KERNEL" -i "$L2_INITRD" -p "$params" \
-			-m $CASE_MEM -c $CASE_CPUS --name blkcmp -d $BC_IMG ;;
+			-m $CASE_MEM -c $CASE_CPUS --name blkcmp -d $BC_IMG$BC_DOPTS ;;
 	qemu)
 		# microvm has no i8042: reboot=t (triple fault) at once.
 		timeout -s KILL $lim qemu-system-x86_64 -M microvm -accel kvm -cpu host \

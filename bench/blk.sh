@@ -19,7 +19,8 @@
 # the disk per MB (/proc/interrupts in L2); and the request limits each
 # guest sees (/sys/block/vda/queue) and the features it negotiated.
 #
-# Back ends (--backends): the older table of raw-libaio, raw-sync and qcow2
+# Back ends (--backends): the older table of raw-libaio (the default: buffered,
+# libaio), raw-sync and qcow2
 # with blk-bench, and the same on L1's file (the limit).
 #
 # usage: bench/blk.sh [--lkvm PATH] [--l1-cpus 1|2] [--cpus N] [--rounds N]
@@ -31,6 +32,7 @@
 #   --secs N       time limit of each blk-bench test (default 5)
 #   --backends L   also the back-end table (raw-libaio raw-sync qcow2)
 #   --no-compare   only the back-end table
+#   --disk-opts S  appended to lkvm's -d image (e.g. ,sync: the batch path)
 # Not part of the test suite.  Exit status 77: the harness cannot run here.
 
 set -u
@@ -44,6 +46,7 @@ compare=1
 l1_cpus=2
 cpus=2
 rounds=2
+dopts=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--lkvm) lkvm=$2; shift ;;
@@ -54,6 +57,7 @@ while [ $# -gt 0 ]; do
 	--cpus) cpus=$2; shift ;;
 	--rounds) rounds=$2; shift ;;
 	--no-compare) compare=0 ;;
+	--disk-opts) dopts=$2; shift ;;
 	-h|--help) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) nested_die "unknown option $1 (see --help)" ;;
 	esac
@@ -64,6 +68,7 @@ done
 [[ $l1_cpus =~ ^[12]$ ]] || nested_die "--l1-cpus is 1 or 2"
 [[ $cpus =~ ^[1-9]$ ]] || nested_die "--cpus needs a number 1-9"
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || nested_die "--rounds needs a positive number"
+[[ $dopts =~ ^(,[a-z=0-9]+)*$ ]] || nested_die "--disk-opts: ,OPT[,OPT...]"
 [ "$compare" = 1 ] && [ "$mib" -gt 280 ] && nested_die "--mib: at most 280 (300 MiB image)"
 [ "$compare" = 1 ] || [ -n "$modes" ] || nested_die "--no-compare needs --backends"
 export LKVM_NESTED_L1_SMP=$l1_cpus
@@ -157,7 +162,7 @@ done
 
 if [ "$compare" = 1 ]; then
 	{
-		echo "BC_CPUS=$cpus BC_ROUNDS=$rounds BC_MIB=$mib BC_SECS=$secs"
+		echo "BC_CPUS=$cpus BC_ROUNDS=$rounds BC_MIB=$mib BC_SECS=$secs BC_DOPTS=$dopts"
 		cat "$REPO_DIR/bench/blk-compare-case.sh"
 	} > "$NESTED_DIR/cases/blkcmp.sh"
 	cases="blkcmp $cases"
@@ -169,7 +174,7 @@ REFERENCE_QEMU=$compare build_l1_initramfs "$work/l1.cpio" "$work" suite "$lkvm"
 
 echo "blk-bench: kernel $KREL, L1 on $l1_cpus CPU(s), L2 -c $cpus -m 512," \
 	"${mib} MiB per sequential test, ${secs} s per blk-bench test," \
-	"${compare:+lkvm vs QEMU microvm x$rounds rounds}${modes:+, back ends: $modes}"
+	"${compare:+lkvm${dopts:+ (-d IMG$dopts)} vs QEMU microvm x$rounds rounds}${modes:+, back ends: $modes}"
 limit=$((150 + $(wc -w <<< "$modes") * 415))
 [ "$compare" = 1 ] && limit=$((limit + rounds * 2 * (200 + 10 * secs)))
 [ "$l1_cpus" = 1 ] && limit=$((limit * 3 / 2))

@@ -11,8 +11,8 @@
  *  - asynchronous: disk_submit() queues requests, disk_unplug() sends the
  *    batch (one io_submit per queue notification), and each request's
  *    complete() callback runs later on the image's completion thread with
- *    the result.  Without a native async path (buffered raw images,
- *    qcow2, ,sync) requests go through the generic fallback: they complete
+ *    the result.  Without a native async path (qcow2, ,sync) requests
+ *    go through the generic fallback: they complete
  *    before disk_unplug() returns, run by the caller and, for a large
  *    batch on a concurrent format, by helper threads beside it.
  *    Even a native backend may complete a request inside disk_submit() or
@@ -96,7 +96,7 @@ struct disk_image {
 	u64 size;			/* bytes the guest sees */
 	bool readonly;
 	bool direct;			/* O_DIRECT */
-	bool async;			/* libaio (raw with O_DIRECT, unless ,sync) */
+	bool async;			/* libaio (raw, unless ,sync) */
 	char serial[DISK_SERIAL_LEN + 1];	/* NUL-padded; the device ID */
 	bool probed;			/* the format was guessed, not given */
 	/*

@@ -162,8 +162,7 @@ static void test_open_raw(void)
 	CHECK_STR(d->ops->name, "raw");
 	CHECK_EQ(d->size, IMG_SIZE);
 	CHECK(!d->readonly);
-	/* Buffered: Linux AIO would copy inside io_submit(); the batch path instead. */
-	CHECK(!d->async);
+	CHECK(d->async);	/* libaio by default */
 	disk_close(d);
 	d = open_spec("/dev/null", NULL);	/* neither file nor block device */
 	CHECK(d == NULL);
@@ -479,9 +478,9 @@ static void check_async(const char *suffix, bool expect_async)
 	free(r);
 }
 
-static void test_async_buffered(void)
+static void test_async_libaio(void)
 {
-	check_async("", false);
+	check_async("", true);
 }
 
 /* Every completion thread of the last n requests (0: all were the caller). */
@@ -495,7 +494,7 @@ static int completion_threads_other_than_caller(int n)
 }
 
 /*
- * The batch path of a buffered raw image: the reads of a large batch are
+ * The batch path of a raw image (,sync): the reads of a large batch are
  * shared with helper threads (one per further CPU), its writes stay on
  * the caller, and every request is complete when disk_unplug() returns;
  * a small batch runs on the caller alone.
@@ -503,12 +502,15 @@ static int completion_threads_other_than_caller(int n)
 static void test_batch_helpers(void)
 {
 	enum { N = 32, BS = 64 << 10 };
-	struct disk_image *d = open_spec(make_image("batch.img"), NULL);
+	char spec[300];
+	struct disk_image *d;
 	struct iovec v[N];
 	struct disk_req reqs[N];
 	u8 *w = malloc((size_t)N * BS), *r = malloc((size_t)N * BS);
 	bool helped = false;
 
+	snprintf(spec, sizeof(spec), "%s,sync", make_image("batch.img"));
+	d = open_spec(spec, NULL);
 	CHECK(d != NULL);
 	if (!d || !w || !r)
 		exit(2);
@@ -798,7 +800,7 @@ int main(void)
 	RUN(test_raw_sync_rw);
 	RUN(test_raw_readonly);
 	RUN(test_raw_discard_and_zeroes);
-	RUN(test_async_buffered);
+	RUN(test_async_libaio);
 	RUN(test_batch_helpers);
 	RUN(test_async_fallback_sync);
 	RUN(test_async_readonly);

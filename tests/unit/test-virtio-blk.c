@@ -314,7 +314,7 @@ static void check_read_write(const char *opts)
 	CHECK(__atomic_load_n(&queue_signals, __ATOMIC_SEQ_CST) > 0);
 }
 
-static void test_read_write_buffered(void)
+static void test_read_write_libaio(void)
 {
 	check_read_write("");
 }
@@ -643,7 +643,7 @@ static void test_many_in_flight(void)
 }
 
 /*
- * Large requests: a buffered raw image runs the batch on helper threads
+ * Large requests: a ,sync raw image runs the batch on helper threads
  * (disk/pool.c) and the device still answers the whole batch with one
  * interrupt.  Without EVENT_IDX every publication of used entries that
  * the driver does not suppress is a signal, so the count is the number
@@ -655,7 +655,7 @@ static void test_large_batch_one_signal(void)
 	struct tq *q;
 
 	for (int write = 1; write >= 0; write--) {
-		blk_up("", 0, F_V1 | F_BLK, 1);
+		blk_up(",sync", 0, F_V1 | F_BLK, 1);
 		usleep(50 * 1000);	/* the start's own pass over the empty queue */
 		q = &queues[0];
 		__atomic_store_n(&queue_signals, 0, __ATOMIC_SEQ_CST);
@@ -894,7 +894,7 @@ int main(void)
 	vm_init();
 	RUN(test_features_and_config);
 	RUN(test_get_id);
-	RUN(test_read_write_buffered);
+	RUN(test_read_write_libaio);
 	RUN(test_packed_ring);
 	RUN(test_read_write_sync_backend);
 	RUN(test_read_write_direct);
