@@ -65,18 +65,28 @@ case_guest() {
 }
 
 # Typed lines are echoed by the guest's tty: markers to wait for are
-# written so that only the shell's output contains them ($((...))).
+# written so that only the shell's output contains them ($((...))).  One
+# line at a time, each after the previous one's marker: a line typed ahead
+# is echoed by the tty while the previous command still prints, into the
+# middle of its output line (seen: "L1_LIST=...,soft,echo L1_MODE=751").
+typed=0
+type_line() {	# type_line LINE: type it, wait until the shell has run it
+	typed=$((typed + 1))
+	echo "$1; echo GUEST-9P-LINE-\$(($typed + 0))"
+	wait_for "GUEST-9P-LINE-$typed" 30
+}
+
 case_input() {
 	wait_for GUEST-9P-STEP1 90 || return 0
-	echo "echo L1_LIST=$(ls "$SHARE" | tr '\n' ,)"
-	echo "echo L1_BIG_MD5=$(md5sum < "$SHARE/big.bin" | cut -d' ' -f1)"
-	echo "echo L1_RENAMED=$(tr '\n' , < "$SHARE/gdir/renamed.txt")"
-	echo "echo L1_MODE=$(stat -c %a "$SHARE/gdir/renamed.txt")"
-	echo "echo L1_LINKS=$(stat -c %h "$SHARE/hostfile.bin"),$(readlink "$SHARE/soft")"
-	echo "echo L1_OUTSIDE=$(ls "$OUTSIDE" | tr '\n' ,)"
+	type_line "echo L1_LIST=$(ls "$SHARE" | tr '\n' ,)" || return 0
+	type_line "echo L1_BIG_MD5=$(md5sum < "$SHARE/big.bin" | cut -d' ' -f1)" || return 0
+	type_line "echo L1_RENAMED=$(tr '\n' , < "$SHARE/gdir/renamed.txt")" || return 0
+	type_line "echo L1_MODE=$(stat -c %a "$SHARE/gdir/renamed.txt")" || return 0
+	type_line "echo L1_LINKS=$(stat -c %h "$SHARE/hostfile.bin"),$(readlink "$SHARE/soft")" || return 0
+	type_line "echo L1_OUTSIDE=$(ls "$OUTSIDE" | tr '\n' ,)" || return 0
 	echo 'rm /mnt/big.bin /mnt/gdir/renamed.txt /mnt/hard /mnt/soft && rmdir /mnt/gdir && echo GUEST-9P-STEP$((1+1))'
 	wait_for GUEST-9P-STEP2 30 || return 0
-	echo "echo L1_LIST2=$(ls "$SHARE" | tr '\n' ,)"
+	type_line "echo L1_LIST2=$(ls "$SHARE" | tr '\n' ,)" || return 0
 	echo 'umount /mnt && echo GUEST-9P-UMOUNT-$((6*7))'
 	wait_for GUEST-9P-UMOUNT-42 20
 	echo 'reboot -f'
