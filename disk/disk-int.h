@@ -45,6 +45,8 @@ ssize_t disk_iov_length(const struct iovec *iov, int iovcnt);
 /* Copy len bytes between iov (from byte `skip` on) and buf. */
 void disk_iov_copy(const struct iovec *iov, int iovcnt, size_t skip, void *buf, size_t len,
 		   bool to_iov);
+/* Zero [off, off + len) with plain writes: a format's last resort. */
+int disk_write_zero_buffers(struct disk_image *d, u64 off, u64 len);
 
 /*
  * libaio engine (disk/aio.c) for a format that maps requests 1:1 onto a

@@ -451,18 +451,20 @@ int disk_flush(struct disk_image *d)
 
 #define ZERO_CHUNK (1u << 20)
 
-/* For formats without write_zeroes: plain writes from a zeroed buffer. */
-static int write_zero_buffers(struct disk_image *d, u64 off, u64 len)
+/*
+ * Never written, so every page reads as the kernel's zero page: no
+ * memory, no page faults, no set-up per request (the fuzzers spent a
+ * quarter of their time zeroing fresh buffers), and page-aligned for
+ * O_DIRECT.
+ */
+static u8 zero_chunk[ZERO_CHUNK] __attribute__((aligned(4096)));
+
+int disk_write_zero_buffers(struct disk_image *d, u64 off, u64 len)
 {
-	void *zeroes;
 	int ret = 0;
 
-	/* Aligned, so an O_DIRECT format can use it without a bounce. */
-	if (posix_memalign(&zeroes, 4096, ZERO_CHUNK))
-		return -ENOMEM;
-	memset(zeroes, 0, ZERO_CHUNK);
 	while (len && !ret) {
-		struct iovec iov = { zeroes, MIN(len, (u64)ZERO_CHUNK) };
+		struct iovec iov = { zero_chunk, MIN(len, (u64)ZERO_CHUNK) };
 		ssize_t n = d->ops->write(d, off, &iov, 1);
 
 		if (n < 0)
@@ -472,7 +474,6 @@ static int write_zero_buffers(struct disk_image *d, u64 off, u64 len)
 		off += iov.iov_len;
 		len -= iov.iov_len;
 	}
-	free(zeroes);
 	return ret;
 }
 
@@ -494,7 +495,7 @@ static int zero_range(struct disk_image *d, u64 off, u64 len, bool discard, bool
 	else if (!ret && d->ops->write_zeroes)
 		ret = d->ops->write_zeroes(d, off, len, unmap);
 	else if (!ret)
-		ret = write_zero_buffers(d, off, len);
+		ret = disk_write_zero_buffers(d, off, len);
 	io_end(d);
 	if (head)
 		pthread_mutex_unlock(&d->head_lock);

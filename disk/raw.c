@@ -201,27 +201,6 @@ static int raw_discard(struct disk_image *d, u64 off, u64 len)
 	return ret == -EOPNOTSUPP ? 0 : ret;
 }
 
-static int write_zero_chunks(struct disk_image *d, u64 off, u64 len)
-{
-	void *zeroes;
-	ssize_t n = 0;
-
-	if (posix_memalign(&zeroes, 4096, BOUNCE_CHUNK))
-		return -ENOMEM;
-	memset(zeroes, 0, BOUNCE_CHUNK);
-	while (len) {
-		struct iovec iov = { zeroes, MIN(len, (u64)BOUNCE_CHUNK) };
-
-		n = raw_write(d, off, &iov, 1);
-		if (n <= 0)
-			break;
-		off += (u64)n;
-		len -= (u64)n;
-	}
-	free(zeroes);
-	return len ? (n < 0 ? (int)n : -EIO) : 0;
-}
-
 /*
  * Punching a hole both deallocates and reads back as zeroes; ZERO_RANGE
  * keeps the blocks allocated.  Where neither exists, plain writes.
@@ -236,7 +215,7 @@ static int raw_write_zeroes(struct disk_image *d, u64 off, u64 len, bool unmap)
 	if (ret == -EOPNOTSUPP)
 		ret = raw_fallocate(d, FALLOC_FL_ZERO_RANGE, off, len, &raw->no_zero_range);
 	if (ret == -EOPNOTSUPP)
-		ret = write_zero_chunks(d, off, len);
+		ret = disk_write_zero_buffers(d, off, len);
 	return ret;
 }
 

@@ -224,9 +224,17 @@ static void deliver(struct virtio_net *net, bool with_hdr, u16 len, u16 at)
 	size_t hdr = with_hdr ? sizeof(struct virtio_net_hdr_v1) : 0;
 	size_t n = MIN((size_t)len, net->be->max_frame);
 
-	/* The back end's own copy: the guest cannot change it meanwhile. */
-	for (size_t i = 0; i < hdr + n; i++)
-		frame_buf[i] = ram.hva[(at + i) % RAM_SIZE];
+	/*
+	 * The back end's own copy: the guest cannot change it meanwhile.
+	 * Copied in runs up to the end of RAM, where it wraps: a byte loop
+	 * was most of the target's time (coverage traces every compare).
+	 */
+	for (size_t done = 0; done < hdr + n;) {
+		size_t pos = (at + done) % RAM_SIZE, run = MIN(hdr + n - done, RAM_SIZE - pos);
+
+		memcpy(frame_buf + done, ram.hva + pos, run);
+		done += run;
+	}
 	net->be->sink.deliver(net->be->sink.opaque,
 			      with_hdr ? (const struct virtio_net_hdr_v1 *)frame_buf : NULL,
 			      frame_buf + hdr, n);
