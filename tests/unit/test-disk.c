@@ -335,6 +335,42 @@ out:
 	free(f);
 }
 
+/*
+ * tmpfs has no FALLOC_FL_ZERO_RANGE: write-zeroes without unmap falls
+ * back to plain writes from the shared zero chunk.  Over more than one
+ * chunk, at an unaligned start, and nothing beside the range touched.
+ */
+static void test_raw_zeroes_by_writes(void)
+{
+	char shm[] = "/dev/shm/lkvm-test-disk.XXXXXX", path[300], spec[320];
+	const u64 off = 1000, len = (2u << 20) + 4096 + 24;
+	u8 *f = malloc(IMG_SIZE);
+	struct disk_image *d;
+	int fd;
+
+	CHECK(f != NULL && mkdtemp(shm) != NULL);
+	snprintf(path, sizeof(path), "%s/zero.img", shm);
+	for (u32 i = 0; f && i < IMG_SIZE; i++)
+		f[i] = pattern(i);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	CHECK(fd >= 0 && write(fd, f, IMG_SIZE) == IMG_SIZE);
+	close(fd);
+	snprintf(spec, sizeof(spec), "%s,sync", path);
+	d = open_spec(spec, NULL);
+	CHECK(d != NULL);
+	if (d) {
+		CHECK_EQ(disk_write_zeroes(d, off, len, false), 0);
+		disk_close(d);
+		file_read(path, 0, f, IMG_SIZE);
+		CHECK(all_zero(f + off, len));
+		CHECK_EQ(f[off - 1], pattern(off - 1));
+		CHECK_EQ(f[off + len], pattern(off + len));
+	}
+	unlink(path);
+	rmdir(shm);
+	free(f);
+}
+
 /* ---- asynchronous I/O ---- */
 
 struct waiter {
@@ -800,6 +836,7 @@ int main(void)
 	RUN(test_raw_sync_rw);
 	RUN(test_raw_readonly);
 	RUN(test_raw_discard_and_zeroes);
+	RUN(test_raw_zeroes_by_writes);
 	RUN(test_async_libaio);
 	RUN(test_batch_helpers);
 	RUN(test_async_fallback_sync);
