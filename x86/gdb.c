@@ -162,16 +162,26 @@ static u8 abridged_ftag(u32 full)
 	return tag;
 }
 
+/* The three register sets a 'g' image is made of. */
+static int get_state(struct kvm_cpu *cpu, struct kvm_regs *r, struct kvm_sregs *s,
+		     struct kvm_fpu *f)
+{
+	if (ioctl(cpu->fd, KVM_GET_REGS, r) < 0 || ioctl(cpu->fd, KVM_GET_SREGS, s) < 0 ||
+	    ioctl(cpu->fd, KVM_GET_FPU, f) < 0)
+		return -errno;
+	return 0;
+}
+
 int gdb_arch_read_regs(struct kvm_cpu *cpu, u8 *buf)
 {
 	struct kvm_regs r;
 	struct kvm_sregs s;
 	struct kvm_fpu f;
 	unsigned int off = OFF_GPR;
+	int ret = get_state(cpu, &r, &s, &f);
 
-	if (ioctl(cpu->fd, KVM_GET_REGS, &r) < 0 || ioctl(cpu->fd, KVM_GET_SREGS, &s) < 0 ||
-	    ioctl(cpu->fd, KVM_GET_FPU, &f) < 0)
-		return -errno;
+	if (ret)
+		return ret;
 	memset(buf, 0, REGS_SIZE);
 #define GET_GPR(name) put64(buf, off, r.name); off += 8;
 	GPR_LIST(GET_GPR)
@@ -203,10 +213,10 @@ int gdb_arch_write_regs(struct kvm_cpu *cpu, const u8 *buf)
 	struct kvm_sregs s;
 	struct kvm_fpu f;
 	unsigned int off = OFF_GPR;
+	int ret = get_state(cpu, &r, &s, &f);
 
-	if (ioctl(cpu->fd, KVM_GET_REGS, &r) < 0 || ioctl(cpu->fd, KVM_GET_SREGS, &s) < 0 ||
-	    ioctl(cpu->fd, KVM_GET_FPU, &f) < 0)
-		return -errno;
+	if (ret)
+		return ret;
 #define SET_GPR(name) r.name = get64(buf, off); off += 8;
 	GPR_LIST(SET_GPR)
 #undef SET_GPR
