@@ -16,6 +16,7 @@
 #include "lkvm/kvm-cpu.h"
 #include "lkvm/kvm-arch.h"
 #include "lkvm/boot-trace.h"
+#include "lkvm/deadline.h"
 #include "lkvm/gdb.h"
 #include "lkvm/log.h"
 #include "lkvm/run.h"
@@ -277,12 +278,7 @@ static void wait_while_paused(struct kvm_cpu *cpu)
 		pthread_mutex_unlock(&kvm->stop_lock);
 		do_pending_work(cpu);
 		pthread_mutex_lock(&kvm->stop_lock);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 50 * 1000 * 1000;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		ts = deadline_after_ms(CLOCK_REALTIME, 50);
 		pthread_cond_timedwait(&kvm->stop_cond, &kvm->stop_lock, &ts);
 	}
 	pthread_mutex_unlock(&kvm->stop_lock);

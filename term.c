@@ -14,6 +14,7 @@
 #include <termios.h>
 #include <unistd.h>
 #include "lkvm/boot-trace.h"
+#include "lkvm/deadline.h"
 #include "lkvm/kvm.h"
 #include "lkvm/log.h"
 #include "lkvm/term.h"
@@ -162,16 +163,6 @@ void console_write(const u8 *buf, size_t n)
 	pthread_mutex_unlock(&term.out_lock);
 }
 
-static void deadline_in(struct timespec *ts, long ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_nsec += ms * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 static void *flusher_thread(void *arg UNUSED)
 {
 	pthread_setname_np(pthread_self(), "console-out");
@@ -186,7 +177,8 @@ static void *flusher_thread(void *arg UNUSED)
 		for (;;) {
 			u64 seen = out_serial;
 
-			deadline_in(&ts, FLUSH_IDLE_MS);
+			/* out_pending waits on CLOCK_MONOTONIC (start_flusher). */
+			ts = deadline_after_ms(CLOCK_MONOTONIC, FLUSH_IDLE_MS);
 			while (term.out_len && out_serial == seen &&
 			       pthread_cond_timedwait(&term.out_pending, &term.out_lock, &ts) == 0)
 				;
@@ -230,14 +222,8 @@ static void deliver(const u8 *buf, size_t n)
 		n -= took;
 		if (n) {
 			/* Bounded wait in case a device forgets to call us. */
-			struct timespec ts;
+			struct timespec ts = deadline_after_ms(CLOCK_REALTIME, 20);
 
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 20 * 1000 * 1000;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
 			pthread_cond_timedwait(&term.room, &term.lock, &ts);
 		}
 	}
@@ -294,14 +280,8 @@ static void wait_until_released(void)
 {
 	pthread_mutex_lock(&term.lock);
 	while (term.held && !kvm_stopping(term.kvm)) {
-		struct timespec ts;
+		struct timespec ts = deadline_after_ms(CLOCK_REALTIME, 200);
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 200 * 1000 * 1000;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
 		pthread_cond_timedwait(&term.room, &term.lock, &ts);
 	}
 	pthread_mutex_unlock(&term.lock);

@@ -37,44 +37,47 @@ static void set_attr_or_die(int fd, u32 group, u64 attr, const void *val, const 
 		die("vGIC %s: %s", what, strerror(-ret));
 }
 
-static int create_v3(struct kvm *kvm)
+/* A vGIC device KVM creates, and where its register frames sit in the guest. */
+struct vgic_model {
+	u32 type;			/* KVM_DEV_TYPE_ARM_VGIC_* */
+	unsigned int nr_frames;
+	struct {
+		u64 addr_type;		/* KVM_VGIC_*_ADDR_TYPE_* */
+		u64 base;
+		const char *what;
+	} frames[2];
+};
+
+static const struct vgic_model vgic_v3 = {
+	KVM_DEV_TYPE_ARM_VGIC_V3, 2, {
+		{ KVM_VGIC_V3_ADDR_TYPE_DIST, ARM_GIC_DIST_BASE, "distributor address" },
+		{ KVM_VGIC_V3_ADDR_TYPE_REDIST, ARM_GIC_REDIST_BASE, "redistributor address" },
+	},
+};
+
+static const struct vgic_model vgic_v2 = {
+	KVM_DEV_TYPE_ARM_VGIC_V2, 2, {
+		{ KVM_VGIC_V2_ADDR_TYPE_DIST, ARM_GIC_DIST_BASE, "distributor address" },
+		{ KVM_VGIC_V2_ADDR_TYPE_CPU, ARM_GIC_CPU_BASE, "CPU interface address" },
+	},
+};
+
+static const struct vgic_model vgic_its = {
+	KVM_DEV_TYPE_ARM_VGIC_ITS, 1, {
+		{ KVM_VGIC_ITS_ADDR_TYPE, ARM_GIC_ITS_BASE, "ITS address" },
+	},
+};
+
+/* The device's fd, or -errno if this KVM cannot create it (then nothing to undo). */
+static int create_vgic(struct kvm *kvm, const struct vgic_model *m)
 {
-	static const u64 dist = ARM_GIC_DIST_BASE, redist = ARM_GIC_REDIST_BASE;
-	int fd = create_device(kvm, KVM_DEV_TYPE_ARM_VGIC_V3);
+	int fd = create_device(kvm, m->type);
 
 	if (fd < 0)
 		return fd;
-	set_attr_or_die(fd, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_V3_ADDR_TYPE_DIST, &dist,
-			"distributor address");
-	set_attr_or_die(fd, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_V3_ADDR_TYPE_REDIST, &redist,
-			"redistributor address");
-	return fd;
-}
-
-static int create_v2(struct kvm *kvm)
-{
-	static const u64 dist = ARM_GIC_DIST_BASE, cpu = ARM_GIC_CPU_BASE;
-	int fd = create_device(kvm, KVM_DEV_TYPE_ARM_VGIC_V2);
-
-	if (fd < 0)
-		return fd;
-	set_attr_or_die(fd, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_V2_ADDR_TYPE_DIST, &dist,
-			"distributor address");
-	set_attr_or_die(fd, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_V2_ADDR_TYPE_CPU, &cpu,
-			"CPU interface address");
-	return fd;
-}
-
-static int create_its(struct kvm *kvm)
-{
-	static const u64 base = ARM_GIC_ITS_BASE;
-	int fd;
-
-	fd = create_device(kvm, KVM_DEV_TYPE_ARM_VGIC_ITS);
-	if (fd < 0)
-		return fd;
-	set_attr_or_die(fd, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_ITS_ADDR_TYPE, &base,
-			"ITS address");
+	for (unsigned int i = 0; i < m->nr_frames; i++)
+		set_attr_or_die(fd, KVM_DEV_ARM_VGIC_GRP_ADDR, m->frames[i].addr_type,
+				&m->frames[i].base, m->frames[i].what);
 	return fd;
 }
 
@@ -87,13 +90,13 @@ void arm_gic_create(struct kvm *kvm)
 	int ret = -ENODEV;
 
 	if (!want || strncmp(want, "gicv3", 5) == 0) {
-		ret = vm->gic_fd = create_v3(kvm);
+		ret = vm->gic_fd = create_vgic(kvm, &vgic_v3);
 		vm->gic = ARM_GIC_V3;
 		if (ret < 0 && !fallback)
 			die("--irqchip %s: this host's KVM cannot create a vGICv3 (%s)", want,
 			    strerror(-ret));
 		if (ret >= 0 && (!want || !strcmp(want, "gicv3-its"))) {
-			vm->its_fd = create_its(kvm);
+			vm->its_fd = create_vgic(kvm, &vgic_its);
 			if (vm->its_fd >= 0)
 				vm->gic = ARM_GIC_V3_ITS;
 			else if (!fallback)
@@ -103,7 +106,7 @@ void arm_gic_create(struct kvm *kvm)
 	}
 	if (ret < 0) {
 		vm->gic = ARM_GIC_V2;
-		ret = vm->gic_fd = create_v2(kvm);
+		ret = vm->gic_fd = create_vgic(kvm, &vgic_v2);
 		if (ret < 0)
 			die("cannot create an in-kernel GIC (v3: no; v2: %s): this KVM has no vGIC",
 			    strerror(-ret));

@@ -2,21 +2,11 @@
 #include <errno.h>
 #include <string.h>
 #include "lkvm/gdb-rsp.h"
+#include "lkvm/hex.h"
 
 void rsp_reader_init(struct rsp_reader *r)
 {
 	memset(r, 0, sizeof(*r));
-}
-
-int rsp_hex_nibble(u8 c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -EINVAL;
 }
 
 static void start_packet(struct rsp_reader *r)
@@ -74,7 +64,7 @@ enum rsp_event rsp_feed(struct rsp_reader *r, u8 byte)
 		r->state = RSP_DATA;
 		return RSP_NONE;
 	case RSP_CSUM1:
-		v = rsp_hex_nibble(byte);
+		v = hex_digit(byte);
 		if (v < 0) {
 			r->state = RSP_IDLE;
 			return RSP_BAD_PACKET;
@@ -84,7 +74,7 @@ enum rsp_event rsp_feed(struct rsp_reader *r, u8 byte)
 		return RSP_NONE;
 	case RSP_CSUM2:
 		r->state = RSP_IDLE;
-		v = rsp_hex_nibble(byte);
+		v = hex_digit(byte);
 		if (v < 0 || (u8)(r->csum_hi << 4 | v) != r->sum || r->overlong)
 			return RSP_BAD_PACKET;
 		r->buf[r->len] = 0;
@@ -130,7 +120,7 @@ int rsp_parse_hex(const char **p, u64 *v)
 	u64 x = 0;
 	int n = 0, d;
 
-	while ((d = rsp_hex_nibble((u8)*s)) >= 0) {
+	while ((d = hex_digit((u8)*s)) >= 0) {
 		if (++n > 16)
 			return -EINVAL;
 		x = x << 4 | (u64)d;
@@ -146,14 +136,11 @@ int rsp_parse_hex(const char **p, u64 *v)
 int rsp_hex_decode(const char *s, size_t n, u8 *out)
 {
 	for (size_t i = 0; i < n; i++) {
-		int hi = rsp_hex_nibble((u8)s[2 * i]), lo;
+		int b = hex_byte(s + 2 * i);
 
-		if (hi < 0)
-			return -EINVAL;
-		lo = rsp_hex_nibble((u8)s[2 * i + 1]);
-		if (lo < 0)
-			return -EINVAL;
-		out[i] = (u8)(hi << 4 | lo);
+		if (b < 0)
+			return b;
+		out[i] = (u8)b;
 	}
 	return 0;
 }

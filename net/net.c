@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "lkvm/hex.h"
 #include "lkvm/net.h"
 
 /* QEMU's and kvmtool's user-mode network, which guests and users expect. */
@@ -34,28 +35,17 @@ void net_params_default(struct net_params *p)
 	inet_pton(AF_INET, USER_GUEST_IP, &p->guest_ip);
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int net_parse_mac(const char *s, u8 mac[ETH_ADDR_LEN])
 {
 	u8 out[ETH_ADDR_LEN];
 	bool zero = true;
 
 	for (int i = 0; i < ETH_ADDR_LEN; i++, s += 3) {
-		int hi = hex_digit(s[0]), lo = hi < 0 ? -1 : hex_digit(s[1]);
+		int b = hex_byte(s);
 
-		if (lo < 0 || s[2] != (i == ETH_ADDR_LEN - 1 ? '\0' : ':'))
+		if (b < 0 || s[2] != (i == ETH_ADDR_LEN - 1 ? '\0' : ':'))
 			return -EINVAL;
-		out[i] = (u8)(hi << 4 | lo);
+		out[i] = (u8)b;
 		zero &= !out[i];
 	}
 	/* A NIC's own address: never a group address, never all zero. */

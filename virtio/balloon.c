@@ -28,6 +28,7 @@
 #include <unistd.h>
 #include <linux/virtio_balloon.h>
 #include <linux/virtio_ids.h>
+#include "lkvm/deadline.h"
 #include "lkvm/kvm.h"
 #include "lkvm/log.h"
 #include "lkvm/virtio.h"
@@ -316,25 +317,11 @@ void virtio_balloon_get(struct virtio_device *vdev, u64 *target, u64 *actual)
 	virtio_device_unlock(vdev);
 }
 
-static struct timespec deadline_after(unsigned int ms)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	return t;
-}
-
 int virtio_balloon_stats(struct virtio_device *vdev, unsigned int timeout_ms,
 			 struct balloon_stats *out)
 {
 	struct virtio_balloon *b = to_balloon(vdev);
-	struct timespec deadline = deadline_after(timeout_ms);
+	struct timespec deadline = deadline_after_ms(CLOCK_MONOTONIC, timeout_ms);
 	u64 seq;
 
 	pthread_mutex_lock(&b->lock);

@@ -162,68 +162,81 @@ static u8 abridged_ftag(u32 full)
 	return tag;
 }
 
-int gdb_arch_read_regs(struct kvm_cpu *cpu, u8 *buf)
-{
+/* The three register sets a 'g' image is made of. */
+struct regs_image {
 	struct kvm_regs r;
 	struct kvm_sregs s;
 	struct kvm_fpu f;
-	unsigned int off = OFF_GPR;
+};
 
-	if (ioctl(cpu->fd, KVM_GET_REGS, &r) < 0 || ioctl(cpu->fd, KVM_GET_SREGS, &s) < 0 ||
-	    ioctl(cpu->fd, KVM_GET_FPU, &f) < 0)
+static int get_state(struct kvm_cpu *cpu, struct regs_image *st)
+{
+	if (ioctl(cpu->fd, KVM_GET_REGS, &st->r) < 0 || ioctl(cpu->fd, KVM_GET_SREGS, &st->s) < 0 ||
+	    ioctl(cpu->fd, KVM_GET_FPU, &st->f) < 0)
 		return -errno;
+	return 0;
+}
+
+int gdb_arch_read_regs(struct kvm_cpu *cpu, u8 *buf)
+{
+	struct regs_image st;
+	unsigned int off = OFF_GPR;
+	int ret = get_state(cpu, &st);
+
+	if (ret)
+		return ret;
 	memset(buf, 0, REGS_SIZE);
-#define GET_GPR(name) put64(buf, off, r.name); off += 8;
+#define GET_GPR(name) put64(buf, off, st.r.name); off += 8;
 	GPR_LIST(GET_GPR)
 #undef GET_GPR
-	put64(buf, OFF_RIP, r.rip);
-	put32(buf, OFF_EFLAGS, (u32)r.rflags);
-	const struct kvm_segment *segs[6] = { &s.cs, &s.ss, &s.ds, &s.es, &s.fs, &s.gs };
+	put64(buf, OFF_RIP, st.r.rip);
+	put32(buf, OFF_EFLAGS, (u32)st.r.rflags);
+	const struct kvm_segment *segs[6] = {
+		&st.s.cs, &st.s.ss, &st.s.ds, &st.s.es, &st.s.fs, &st.s.gs,
+	};
 	for (int i = 0; i < 6; i++)
 		put32(buf, OFF_SEG + 4 * i, segs[i]->selector);
 	for (int i = 0; i < 8; i++)
-		memcpy(buf + OFF_ST + 10 * i, f.fpr[i], 10);
-	put32(buf, OFF_FPCTL + 0, f.fcw);
-	put32(buf, OFF_FPCTL + 4, f.fsw);
-	put32(buf, OFF_FPCTL + 8, full_ftag(f.ftwx));
-	put32(buf, OFF_FPCTL + 16, (u32)f.last_ip);
-	put32(buf, OFF_FPCTL + 24, (u32)f.last_dp);
-	put32(buf, OFF_FPCTL + 28, f.last_opcode);
-	memcpy(buf + OFF_XMM, f.xmm, 16 * 16);
-	put32(buf, OFF_MXCSR, f.mxcsr);
-	put64(buf, OFF_FS_BASE, s.fs.base);
-	put64(buf, OFF_GS_BASE, s.gs.base);
+		memcpy(buf + OFF_ST + 10 * i, st.f.fpr[i], 10);
+	put32(buf, OFF_FPCTL + 0, st.f.fcw);
+	put32(buf, OFF_FPCTL + 4, st.f.fsw);
+	put32(buf, OFF_FPCTL + 8, full_ftag(st.f.ftwx));
+	put32(buf, OFF_FPCTL + 16, (u32)st.f.last_ip);
+	put32(buf, OFF_FPCTL + 24, (u32)st.f.last_dp);
+	put32(buf, OFF_FPCTL + 28, st.f.last_opcode);
+	memcpy(buf + OFF_XMM, st.f.xmm, 16 * 16);
+	put32(buf, OFF_MXCSR, st.f.mxcsr);
+	put64(buf, OFF_FS_BASE, st.s.fs.base);
+	put64(buf, OFF_GS_BASE, st.s.gs.base);
 	return 0;
 }
 
 /* Segment selectors are read-only here: a selector alone cannot reload a descriptor. */
 int gdb_arch_write_regs(struct kvm_cpu *cpu, const u8 *buf)
 {
-	struct kvm_regs r;
-	struct kvm_sregs s;
-	struct kvm_fpu f;
+	struct regs_image st;
 	unsigned int off = OFF_GPR;
+	int ret = get_state(cpu, &st);
 
-	if (ioctl(cpu->fd, KVM_GET_REGS, &r) < 0 || ioctl(cpu->fd, KVM_GET_SREGS, &s) < 0 ||
-	    ioctl(cpu->fd, KVM_GET_FPU, &f) < 0)
-		return -errno;
-#define SET_GPR(name) r.name = get64(buf, off); off += 8;
+	if (ret)
+		return ret;
+#define SET_GPR(name) st.r.name = get64(buf, off); off += 8;
 	GPR_LIST(SET_GPR)
 #undef SET_GPR
-	r.rip = get64(buf, OFF_RIP);
-	r.rflags = (r.rflags & ~0xffffffffULL) | get32(buf, OFF_EFLAGS) | 0x2;
+	st.r.rip = get64(buf, OFF_RIP);
+	st.r.rflags = (st.r.rflags & ~0xffffffffULL) | get32(buf, OFF_EFLAGS) | 0x2;
 	for (int i = 0; i < 8; i++)
-		memcpy(f.fpr[i], buf + OFF_ST + 10 * i, 10);
-	f.fcw = (u16)get32(buf, OFF_FPCTL + 0);
-	f.fsw = (u16)get32(buf, OFF_FPCTL + 4);
-	f.ftwx = abridged_ftag(get32(buf, OFF_FPCTL + 8));
-	f.last_opcode = (u16)get32(buf, OFF_FPCTL + 28);
-	memcpy(f.xmm, buf + OFF_XMM, 16 * 16);
-	f.mxcsr = get32(buf, OFF_MXCSR);
-	s.fs.base = get64(buf, OFF_FS_BASE);
-	s.gs.base = get64(buf, OFF_GS_BASE);
-	if (ioctl(cpu->fd, KVM_SET_REGS, &r) < 0 || ioctl(cpu->fd, KVM_SET_SREGS, &s) < 0 ||
-	    ioctl(cpu->fd, KVM_SET_FPU, &f) < 0)
+		memcpy(st.f.fpr[i], buf + OFF_ST + 10 * i, 10);
+	st.f.fcw = (u16)get32(buf, OFF_FPCTL + 0);
+	st.f.fsw = (u16)get32(buf, OFF_FPCTL + 4);
+	st.f.ftwx = abridged_ftag(get32(buf, OFF_FPCTL + 8));
+	st.f.last_opcode = (u16)get32(buf, OFF_FPCTL + 28);
+	memcpy(st.f.xmm, buf + OFF_XMM, 16 * 16);
+	st.f.mxcsr = get32(buf, OFF_MXCSR);
+	st.s.fs.base = get64(buf, OFF_FS_BASE);
+	st.s.gs.base = get64(buf, OFF_GS_BASE);
+	if (ioctl(cpu->fd, KVM_SET_REGS, &st.r) < 0 || ioctl(cpu->fd, KVM_SET_SREGS, &st.s) < 0 ||
+	    ioctl(cpu->fd, KVM_SET_FPU, &st.f) < 0)
 		return -errno;
 	return 0;
 }

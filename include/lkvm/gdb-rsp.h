@@ -40,8 +40,7 @@ enum rsp_event rsp_feed(struct rsp_reader *r, u8 byte);
  */
 int rsp_frame(char *out, size_t size, const void *payload, size_t len);
 
-/* Hex helpers for command arguments.  All return -EINVAL on bad input. */
-int rsp_hex_nibble(u8 c);
+/* Hex helpers for command arguments (digits: lkvm/hex.h).  All return -EINVAL on bad input. */
 /* Parses hex digits at *p (at most 16), advancing *p past them. */
 int rsp_parse_hex(const char **p, u64 *v);
 /* Decodes 2*n hex digits at s into out. */

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "lkvm/log.h"
+#include "lkvm/virtio.h"
 #include "fuzz-common.h"
 
 static int verbose = -1;
@@ -29,6 +30,46 @@ bool fuzz_verbose(void)
 		log_debug_enabled = verbose;	/* verbose runs show pr_debug too */
 	}
 	return verbose;
+}
+
+static void quiet_signal_queue(struct virtio_device *vdev, struct virt_queue *vq)
+{
+}
+
+static void quiet_signal_config(struct virtio_device *vdev)
+{
+}
+
+const struct virtio_transport_ops fuzz_quiet_transport = {
+	.name = "fuzz",
+	.signal_queue = quiet_signal_queue,
+	.signal_config = quiet_signal_config,
+};
+
+void fuzz_driver_setup(struct virtio_device *vdev, u64 features, const struct fuzz_queue *qs,
+		       unsigned int nr)
+{
+	u8 st = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
+
+	virtio_set_status(vdev, st);
+	virtio_set_driver_features(vdev, 0, (u32)features);
+	virtio_set_driver_features(vdev, 1, (u32)(features >> 32));
+	virtio_set_status(vdev, st | VIRTIO_CONFIG_S_FEATURES_OK);
+	for (unsigned int i = 0; i < nr; i++) {
+		const struct fuzz_queue *q = &qs[i];
+
+		virtio_queue_set_size(vdev, i, q->size);
+		if (q->legacy_pfn) {
+			virtio_queue_set_legacy_pfn(vdev, i, (u32)q->desc, (u32)q->avail,
+						    (u32)q->used);
+			continue;
+		}
+		virtio_queue_set_addr(vdev, i, VIRTQ_AREA_DESC, q->desc);
+		virtio_queue_set_addr(vdev, i, VIRTQ_AREA_DRIVER, q->avail);
+		virtio_queue_set_addr(vdev, i, VIRTQ_AREA_DEVICE, q->used);
+		virtio_queue_enable(vdev, i);
+	}
+	virtio_set_status(vdev, virtio_get_status(vdev) | VIRTIO_CONFIG_S_DRIVER_OK);
 }
 
 /* The shared log stub (tests/unit/lib/log-stub.c) prints only when verbose. */

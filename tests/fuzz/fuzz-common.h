@@ -59,6 +59,30 @@ void fuzz_skip(struct fuzz_in *in, size_t n);
 size_t fuzz_left(const struct fuzz_in *in);
 const u8 *fuzz_rest(const struct fuzz_in *in);
 
+struct virtio_device;
+struct virtio_transport_ops;
+
+/* A transport whose interrupts go nowhere, for targets that count none. */
+extern const struct virtio_transport_ops fuzz_quiet_transport;
+
+/* One queue as an input lays it out: the size and its three areas' GPAs. */
+struct fuzz_queue {
+	u16 size;
+	u64 desc, avail, used;
+	/* A legacy driver's one register instead: desc, avail, used are then
+	 * the PFN, the page size and the alignment, and there is no enable. */
+	bool legacy_pfn;
+};
+
+/*
+ * The driver's set-up in the spec's order with the input's values:
+ * ACKNOWLEDGE, DRIVER, features, FEATURES_OK, queues [0, nr) sized,
+ * placed and enabled, DRIVER_OK last (which activates the device).  No
+ * step's result is looked at: refusing a bad value is the device's job.
+ */
+void fuzz_driver_setup(struct virtio_device *vdev, u64 features, const struct fuzz_queue *qs,
+		       unsigned int nr);
+
 /* Descriptors this process has open (to catch leaks across one input). */
 int fuzz_count_fds(void);
 

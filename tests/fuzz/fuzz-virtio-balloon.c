@@ -55,10 +55,6 @@ enum op_kind {
 	OP_NR
 };
 
-struct queue_setup {
-	u16 size, desc, avail, used;
-};
-
 static struct fuzz_ram ram;
 static struct kvm kvm;
 static unsigned int madvised;
@@ -78,20 +74,6 @@ int __wrap_madvise(void *addr, size_t len, int advice)
 	return __real_madvise(addr, len, advice);
 }
 
-static void no_signal(struct virtio_device *vdev, struct virt_queue *vq)
-{
-}
-
-static void no_config_signal(struct virtio_device *vdev)
-{
-}
-
-static const struct virtio_transport_ops transport = {
-	.name = "fuzz",
-	.signal_queue = no_signal,
-	.signal_config = no_config_signal,
-};
-
 static u64 features_of(u8 fl)
 {
 	u64 f = 0;
@@ -104,28 +86,8 @@ static u64 features_of(u8 fl)
 	return f;
 }
 
-static void driver_setup(struct virtio_device *vdev, u8 fl, const struct queue_setup *qs)
-{
-	u8 st = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
-	u64 f = features_of(fl);
-
-	virtio_set_status(vdev, st);
-	virtio_set_driver_features(vdev, 0, (u32)f);
-	virtio_set_driver_features(vdev, 1, (u32)(f >> 32));
-	virtio_set_status(vdev, st | VIRTIO_CONFIG_S_FEATURES_OK);
-	for (unsigned int i = 0; i < NR_QUEUES; i++) {
-		virtio_queue_set_size(vdev, i, qs[i].size);
-		virtio_queue_set_addr(vdev, i, VIRTQ_AREA_DESC, RAM_GPA + qs[i].desc);
-		virtio_queue_set_addr(vdev, i, VIRTQ_AREA_DRIVER, RAM_GPA + qs[i].avail);
-		virtio_queue_set_addr(vdev, i, VIRTQ_AREA_DEVICE, RAM_GPA + qs[i].used);
-		virtio_queue_enable(vdev, i);
-	}
-	/* DRIVER_OK drains what is already queued (activate). */
-	virtio_set_status(vdev, virtio_get_status(vdev) | VIRTIO_CONFIG_S_DRIVER_OK);
-}
-
 static void run_op(struct fuzz_in *in, struct virtio_device *vdev, u8 fl,
-		   const struct queue_setup *qs)
+		   const struct fuzz_queue *qs)
 {
 	u8 kind = fuzz_u8(in) % OP_NR, a = fuzz_u8(in);
 	u16 b = fuzz_u16(in);
@@ -159,14 +121,14 @@ static void run_op(struct fuzz_in *in, struct virtio_device *vdev, u8 fl,
 		break;
 	case OP_RESET:
 		virtio_set_status(vdev, 0);
-		driver_setup(vdev, fl, qs);
+		fuzz_driver_setup(vdev, features_of(fl), qs, NR_QUEUES);
 		break;
 	}
 }
 
 int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 {
-	struct queue_setup qs[NR_QUEUES];
+	struct fuzz_queue qs[NR_QUEUES] = {};
 	struct virtio_device *vdev;
 	struct fuzz_in in;
 	u8 fl;
@@ -185,16 +147,17 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	fl = fuzz_u8(&in);
 	for (unsigned int i = 0; i < NR_QUEUES; i++) {
 		qs[i].size = fuzz_u16(&in);
-		qs[i].desc = fuzz_u16(&in);
-		qs[i].avail = fuzz_u16(&in);
-		qs[i].used = fuzz_u16(&in);
+		qs[i].desc = RAM_GPA + fuzz_u16(&in);
+		qs[i].avail = RAM_GPA + fuzz_u16(&in);
+		qs[i].used = RAM_GPA + fuzz_u16(&in);
 	}
 	fuzz_skip(&in, HDR_LEN - 1 - NR_QUEUES * 8);
 
 	if (virtio_balloon_init(&kvm, &vdev))
 		abort();
-	virtio_device_set_transport(vdev, &transport, NULL, !(fl & FL_LEGACY));
-	driver_setup(vdev, fl, qs);
+	virtio_device_set_transport(vdev, &fuzz_quiet_transport, NULL, !(fl & FL_LEGACY));
+	/* DRIVER_OK drains what is already queued (activate). */
+	fuzz_driver_setup(vdev, features_of(fl), qs, NR_QUEUES);
 	for (unsigned int i = 0; i < OPS && fuzz_left(&in); i++)
 		run_op(&in, vdev, fl, qs);
 	if (fuzz_verbose())

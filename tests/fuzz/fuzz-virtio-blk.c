@@ -49,20 +49,6 @@ static struct kvm kvm;
 static char img[600];
 static u8 *pattern;
 
-static void no_signal(struct virtio_device *vdev, struct virt_queue *vq)
-{
-}
-
-static void no_config_signal(struct virtio_device *vdev)
-{
-}
-
-static const struct virtio_transport_ops transport = {
-	.name = "fuzz",
-	.signal_queue = no_signal,
-	.signal_config = no_config_signal,
-};
-
 /* blk_activate() without the threads: the fuzzer is the queue thread. */
 static int activate_inline(struct virtio_device *vdev)
 {
@@ -125,24 +111,6 @@ static u64 features_of(u8 fl)
 	return f | (1ULL << VIRTIO_BLK_F_SEG_MAX) | (1ULL << VIRTIO_BLK_F_BLK_SIZE);
 }
 
-static void driver_setup(struct virtio_device *vdev, u8 fl, u16 qsize, u16 desc, u16 avail,
-			 u16 used)
-{
-	u8 st = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
-	u64 f = features_of(fl);
-
-	virtio_set_status(vdev, st);
-	virtio_set_driver_features(vdev, 0, (u32)f);
-	virtio_set_driver_features(vdev, 1, (u32)(f >> 32));
-	virtio_set_status(vdev, st | VIRTIO_CONFIG_S_FEATURES_OK);
-	virtio_queue_set_size(vdev, 0, qsize);
-	virtio_queue_set_addr(vdev, 0, VIRTQ_AREA_DESC, RAM_GPA + desc);
-	virtio_queue_set_addr(vdev, 0, VIRTQ_AREA_DRIVER, RAM_GPA + avail);
-	virtio_queue_set_addr(vdev, 0, VIRTQ_AREA_DEVICE, RAM_GPA + used);
-	virtio_queue_enable(vdev, 0);
-	virtio_set_status(vdev, virtio_get_status(vdev) | VIRTIO_CONFIG_S_DRIVER_OK);
-}
-
 static void check_queue(struct virtio_blk *blk)
 {
 	struct blk_queue *q = &blk->queues[0];
@@ -164,17 +132,17 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	char spec[700];
 	struct disk_params params;
 	const char *why;
-	u16 qsize, desc, avail, used;
+	struct fuzz_queue q = {};
 	u8 fl, kicks;
 
 	if (!pattern)
 		setup_once();
 	fuzz_in_init(&in, data, MIN(size, (size_t)HDR_LEN));
 	fl = fuzz_u8(&in);
-	qsize = fuzz_u16(&in);
-	desc = fuzz_u16(&in);
-	avail = fuzz_u16(&in);
-	used = fuzz_u16(&in);
+	q.size = fuzz_u16(&in);
+	q.desc = RAM_GPA + fuzz_u16(&in);
+	q.avail = RAM_GPA + fuzz_u16(&in);
+	q.used = RAM_GPA + fuzz_u16(&in);
 	kicks = 1 + fuzz_u8(&in) % 4;
 
 	fuzz_ram_clear(&ram);
@@ -187,8 +155,8 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 		abort();
 	blk = to_blk(vdev);
 	blk->ops.activate = activate_inline;
-	virtio_device_set_transport(vdev, &transport, NULL, !(fl & FL_LEGACY));
-	driver_setup(vdev, fl, qsize, desc, avail, used);
+	virtio_device_set_transport(vdev, &fuzz_quiet_transport, NULL, !(fl & FL_LEGACY));
+	fuzz_driver_setup(vdev, features_of(fl), &q, 1);
 
 	for (unsigned int i = 0; i < kicks; i++) {
 		virtio_queue_notify(vdev, 0);	/* sets the kick flag, or nothing */

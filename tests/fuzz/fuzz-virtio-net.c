@@ -57,10 +57,6 @@ enum op_kind {
 	OP_NR
 };
 
-struct queue_setup {
-	u16 size, desc, avail, used;
-};
-
 static struct fuzz_ram ram;
 static unsigned int frames_sent;
 static u8 frame_buf[65536 + sizeof(struct virtio_net_hdr_v1)];
@@ -185,38 +181,10 @@ static int be_open(const struct net_params *p, const struct net_rx_sink *sink,
 
 /* ---- the driver ---- */
 
-static void no_signal(struct virtio_device *vdev, struct virt_queue *vq)
+/* Bit 31 of the input's word stands for VERSION_1 (bit 32). */
+static u64 features_of(u32 word)
 {
-}
-
-static void no_config_signal(struct virtio_device *vdev)
-{
-}
-
-static const struct virtio_transport_ops transport = {
-	.name = "fuzz",
-	.signal_queue = no_signal,
-	.signal_config = no_config_signal,
-};
-
-static void driver_setup(struct virtio_device *vdev, u32 features,
-			 const struct queue_setup *qs)
-{
-	u8 st = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
-
-	virtio_set_status(vdev, st);
-	/* Bit 31 of the input's word stands for VERSION_1 (bit 32). */
-	virtio_set_driver_features(vdev, 0, features & 0x7fffffff);
-	virtio_set_driver_features(vdev, 1, features >> 31);
-	virtio_set_status(vdev, st | VIRTIO_CONFIG_S_FEATURES_OK);
-	for (unsigned int i = 0; i < 3; i++) {
-		virtio_queue_set_size(vdev, i, qs[i].size);
-		virtio_queue_set_addr(vdev, i, VIRTQ_AREA_DESC, RAM_GPA + qs[i].desc);
-		virtio_queue_set_addr(vdev, i, VIRTQ_AREA_DRIVER, RAM_GPA + qs[i].avail);
-		virtio_queue_set_addr(vdev, i, VIRTQ_AREA_DEVICE, RAM_GPA + qs[i].used);
-		virtio_queue_enable(vdev, i);
-	}
-	virtio_set_status(vdev, virtio_get_status(vdev) | VIRTIO_CONFIG_S_DRIVER_OK);
+	return (word & 0x7fffffff) | (u64)(word >> 31) << 32;
 }
 
 static void deliver(struct virtio_net *net, bool with_hdr, u16 len, u16 at)
@@ -240,8 +208,8 @@ static void deliver(struct virtio_net *net, bool with_hdr, u16 len, u16 at)
 			      frame_buf + hdr, n);
 }
 
-static void run_op(struct fuzz_in *in, struct virtio_net *net, u32 features,
-		   const struct queue_setup *qs)
+static void run_op(struct fuzz_in *in, struct virtio_net *net, u64 features,
+		   const struct fuzz_queue *qs)
 {
 	struct virtio_device *vdev = &net->vdev;
 	u8 kind = fuzz_u8(in) % OP_NR, a = fuzz_u8(in);
@@ -273,7 +241,7 @@ static void run_op(struct fuzz_in *in, struct virtio_net *net, u32 features,
 		break;
 	case OP_RESET:
 		virtio_set_status(vdev, 0);
-		driver_setup(vdev, features, qs);
+		fuzz_driver_setup(vdev, features, qs, 3);
 		break;
 	case OP_STATS:
 		virtio_net_get_stats(vdev, &st);
@@ -285,11 +253,11 @@ static void run_op(struct fuzz_in *in, struct virtio_net *net, u32 features,
 int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 {
 	struct net_params p;
-	struct queue_setup qs[3];
+	struct fuzz_queue qs[3] = {};
 	struct virtio_device *vdev;
 	struct virtio_net *net;
 	struct fuzz_in in;
-	u32 features;
+	u64 features;
 
 	if (!ram.hva)
 		fuzz_ram_init(&ram, RAM_GPA, RAM_SIZE);
@@ -299,13 +267,13 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	fuzz_ring_watch_reset(&ram);
 	frames_sent = 0;
 	fuzz_in_init(&in, data, MIN(size, (size_t)IMAGE_OFF));
-	features = fuzz_u32(&in);
+	features = features_of(fuzz_u32(&in));
 	be_flags = fuzz_u8(&in);
 	for (unsigned int i = 0; i < 3; i++) {
 		qs[i].size = fuzz_u16(&in);
-		qs[i].desc = fuzz_u16(&in);
-		qs[i].avail = fuzz_u16(&in);
-		qs[i].used = fuzz_u16(&in);
+		qs[i].desc = RAM_GPA + fuzz_u16(&in);
+		qs[i].avail = RAM_GPA + fuzz_u16(&in);
+		qs[i].used = RAM_GPA + fuzz_u16(&in);
 	}
 	fuzz_skip(&in, HDR_LEN - 5 - 3 * 8);
 
@@ -313,8 +281,8 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	if (virtio_net_create(&ram.mem, &p, 0, be_open, &vdev))
 		abort();
 	net = to_net(vdev);
-	virtio_device_set_transport(vdev, &transport, NULL, !(be_flags & FL_LEGACY));
-	driver_setup(vdev, features, qs);
+	virtio_device_set_transport(vdev, &fuzz_quiet_transport, NULL, !(be_flags & FL_LEGACY));
+	fuzz_driver_setup(vdev, features, qs, 3);
 	run_tx_thread(net);
 	for (unsigned int i = 0; i < OPS && fuzz_left(&in); i++)
 		run_op(&in, net, features, qs);

@@ -136,24 +136,12 @@ static u64 features_of(u8 flags)
 /* Negotiate and set queue 0 up as the input says; DRIVER_OK last. */
 static void driver_setup(const struct setup *s)
 {
-	u8 st = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
-	u64 f = features_of(s->flags);
+	const struct fuzz_queue q = {
+		.size = s->qsize, .desc = s->desc, .avail = s->avail, .used = s->used,
+		.legacy_pfn = s->flags & F_LEGACY_LAYOUT,
+	};
 
-	virtio_set_status(&vdev, st);
-	virtio_set_driver_features(&vdev, 0, (u32)f);
-	virtio_set_driver_features(&vdev, 1, (u32)(f >> 32));
-	st |= VIRTIO_CONFIG_S_FEATURES_OK;
-	virtio_set_status(&vdev, st);
-	virtio_queue_set_size(&vdev, 0, s->qsize);
-	if (s->flags & F_LEGACY_LAYOUT) {
-		virtio_queue_set_legacy_pfn(&vdev, 0, (u32)s->desc, (u32)s->avail, (u32)s->used);
-	} else {
-		virtio_queue_set_addr(&vdev, 0, VIRTQ_AREA_DESC, s->desc);
-		virtio_queue_set_addr(&vdev, 0, VIRTQ_AREA_DRIVER, s->avail);
-		virtio_queue_set_addr(&vdev, 0, VIRTQ_AREA_DEVICE, s->used);
-		virtio_queue_enable(&vdev, 0);
-	}
-	virtio_set_status(&vdev, virtio_get_status(&vdev) | VIRTIO_CONFIG_S_DRIVER_OK);
+	fuzz_driver_setup(&vdev, features_of(s->flags), &q, 1);
 }
 
 #ifdef FUZZ_VIRTQ_PACKED

@@ -25,15 +25,7 @@
 #define IDT_ENTRIES	256
 #define GATE_INT32	0x8e00	/* present, DPL 0, 32-bit interrupt gate */
 
-	.code16
-	.section .text.start
-	.globl _start
-_start:
-	ENTER_PMODE32 counter32
-
-	.code32
-counter32:
-	SETUP_PMODE32 STACK_TOP
+	START_PMODE32
 	/* Only the APIC timer may interrupt: the PICs are never programmed. */
 	movb	$0xff, %al
 	outb	%al, $PIC1_DATA

@@ -12,15 +12,7 @@
 #define XOR		TESTDEV_SCRATCH_XOR
 #define PAT(o)		(((o) & 0xff) ^ TESTDEV_PATTERN_XOR)
 
-	.code16
-	.section .text.start
-	.globl _start
-_start:
-	ENTER_PMODE32 start32
-
-	.code32
-start32:
-	SETUP_PMODE32 STACK_TOP
+	START_PMODE32
 	PUTS32	"dispatch: in 32-bit protected mode\n"
 	call	pio_checks
 	call	mmio_checks

@@ -8,24 +8,7 @@
  */
 #include "guest.h"
 
-	.code16
-	.section .text.start
-	.globl _start
-_start:
-	ENTER_PMODE32 start32
-
-	.code32
-start32:
-	SETUP_PMODE32 STACK_TOP
-	ENTER_LONG64 start64
-
-	.code64
-start64:
-	movw	$SEL_DATA, %ax
-	movw	%ax, %ds
-	movw	%ax, %es
-	movw	%ax, %ss
-	movq	$STACK_TOP, %rsp
+	START_LONG64
 	PUTS64	"gdb-target: in long mode\n"
 	xorl	%ebx, %ebx
 

@@ -90,6 +90,42 @@
 	ljmpl	$SEL_CODE64, $\target
 .endm
 
+/* First thing at a .code64 target: flat data segments and a stack. */
+.macro SETUP_LONG64 stack
+	movw	$SEL_DATA, %ax
+	movw	%ax, %ds
+	movw	%ax, %es
+	movw	%ax, %ss
+	movq	$\stack, %rsp
+.endm
+
+/*
+ * The image's entry point, _start (real mode, DS = 0x1000), straight to
+ * flat 32-bit protected mode with the stack at STACK_TOP: the code after
+ * the macro runs there (.code32, interrupts off).
+ */
+.macro START_PMODE32
+	.code16
+	.section .text.start
+	.globl _start
+_start:
+	ENTER_PMODE32 .Lpmode32\@
+
+	.code32
+.Lpmode32\@:
+	SETUP_PMODE32 STACK_TOP
+.endm
+
+/* START_PMODE32, then on to 64-bit long mode: the code after runs there (.code64). */
+.macro START_LONG64
+	START_PMODE32
+	ENTER_LONG64 .Llong64\@
+
+	.code64
+.Llong64\@:
+	SETUP_LONG64 STACK_TOP
+.endm
+
 /*
  * Compare the value in eax (rax in 64-bit code) with want and print a
  * "PASS: name" or "FAIL: name got ... want ..." line; the first failing

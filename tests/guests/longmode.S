@@ -24,11 +24,7 @@ start32:
 
 	.code64
 start64:
-	movw	$SEL_DATA, %ax
-	movw	%ax, %ds
-	movw	%ax, %es
-	movw	%ax, %ss
-	movq	$STACK_TOP, %rsp
+	SETUP_LONG64 STACK_TOP
 	PUTS64	"longmode: 64-bit long mode\n"
 
 	movl	$MSR_EFER, %ecx

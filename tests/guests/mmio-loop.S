@@ -11,15 +11,7 @@
 #error "build with -DMMIO_ITERATIONS=N"
 #endif
 
-	.code16
-	.section .text.start
-	.globl _start
-_start:
-	ENTER_PMODE32 start32
-
-	.code32
-start32:
-	SETUP_PMODE32 STACK_TOP
+	START_PMODE32
 	movl	$MMIO_ITERATIONS, %ecx
 	movl	$(TESTDEV_MMIO_BASE + TESTDEV_MMIO_DATA), %edi
 	xorl	%eax, %eax

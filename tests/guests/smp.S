@@ -24,15 +24,7 @@
 /* About 3 s at 2-4 GHz; lkvm's test runner gives the whole run 20 s. */
 #define AP_WAIT_CYCLES	0x300000000
 
-	.code16
-	.section .text.start
-	.globl _start
-_start:
-	ENTER_PMODE32 bsp32
-
-	.code32
-bsp32:
-	SETUP_PMODE32 STACK_TOP
+	START_PMODE32
 	movl	TESTDEV_MMIO_BASE + TESTDEV_MMIO_NCPUS, %eax
 	movl	%eax, nr_cpus
 	PUTS32	"smp: "

@@ -11,15 +11,7 @@
  */
 #include "guest.h"
 
-	.code16
-	.section .text.start
-	.globl _start
-_start:
-	ENTER_PMODE32 start32
-
-	.code32
-start32:
-	SETUP_PMODE32 STACK_TOP
+	START_PMODE32
 	PUTS32	"triple: loading an empty IDT and executing ud2\n"
 	lidt	empty_idt
 	ud2

@@ -259,14 +259,8 @@ static int try_enable(u32 size, u64 desc, u64 avail, u64 used)
 {
 	int ret, logged;
 
-	device_new(true);
-	virtio_set_status(&vdev, ST_ACK | ST_DRV);
-	set_features(F_ALL);
-	virtio_set_status(&vdev, ST_ACK | ST_DRV | ST_FOK);
-	virtio_queue_set_size(&vdev, 0, size);
-	virtio_queue_set_addr(&vdev, 0, VIRTQ_AREA_DESC, desc);
-	virtio_queue_set_addr(&vdev, 0, VIRTQ_AREA_DRIVER, avail);
-	virtio_queue_set_addr(&vdev, 0, VIRTQ_AREA_DEVICE, used);
+	device_negotiate(F_ALL);
+	queue_place(size, desc, avail, used);
 	log_capture_begin();
 	ret = virtio_queue_enable(&vdev, 0);
 	logged = log_capture_end("device stopped");

@@ -15,26 +15,11 @@
 static struct virtq_elem *elem;
 static struct pdrv drv;
 
-/* Negotiate f, queue 0 of `size` entries at DESC/AVAIL/USED_GPA, DRIVER_OK. */
+/* device_up_sized, and the driver's view of the rings it placed. */
 static struct virt_queue *up_sized(u64 f, u16 size)
 {
-	u8 st = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK;
-	struct virt_queue *vq;
+	struct virt_queue *vq = device_up_sized(f, size);
 
-	device_new(true);
-	virtio_set_status(&vdev, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
-	set_features(f);
-	virtio_set_status(&vdev, st);
-	virtio_queue_set_size(&vdev, 0, size);
-	virtio_queue_set_addr(&vdev, 0, VIRTQ_AREA_DESC, DESC_GPA);
-	virtio_queue_set_addr(&vdev, 0, VIRTQ_AREA_DRIVER, AVAIL_GPA);
-	virtio_queue_set_addr(&vdev, 0, VIRTQ_AREA_DEVICE, USED_GPA);
-	if (virtio_queue_enable(&vdev, 0)) {
-		fprintf(stderr, "packed queue enable failed\n");
-		exit(2);
-	}
-	virtio_set_status(&vdev, st | VIRTIO_CONFIG_S_DRIVER_OK);
-	vq = virtio_get_queue(&vdev, 0);
 	virtq_elem_free(elem);
 	elem = virtq_elem_alloc(vq);
 	pdrv_init(&drv, gpa(DESC_GPA), gpa(AVAIL_GPA), gpa(USED_GPA), size);
@@ -425,19 +410,9 @@ static void check_bad_case(const struct bad_case *c)
 
 	c->build();
 	memcpy(ring, slot_desc(0), sizeof(ring));
-	log_capture_begin();
-	CHECK(!virtq_pop(vq, elem));
-	CHECK(!virtq_pop(vq, elem));
-	CHECK(!virtq_has_avail(vq));
-	CHECK(!virtq_enable_notify_and_check(vq));
-	CHECK_EQ(log_capture_end("device stopped until reset"), 1);
-	CHECK(virtq_is_broken(vq));
-	CHECK(virtio_get_status(&vdev) & VIRTIO_CONFIG_S_NEEDS_RESET);
-	CHECK_EQ(config_signals, 1);
-	/* Nothing written to the ring, no queue interrupt. */
-	virtq_push_and_signal(vq, 0, 8);
+	check_ring_refused(vq, elem);
+	/* Nothing written to the ring. */
 	CHECK(!memcmp(ring, slot_desc(0), sizeof(ring)));
-	CHECK_EQ(queue_signals, 0);
 	if (unit_case_failed != before)
 		fprintf(stderr, "  ^ in malformed case \"%s\"\n", c->name);
 }
@@ -497,16 +472,8 @@ static void test_broken_until_reset(void)
 
 static bool enable_with(u16 size, u64 desc, u64 drv_area, u64 dev_area)
 {
-	u8 st = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK;
-
-	device_new(true);
-	virtio_set_status(&vdev, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
-	set_features(F_PALL);
-	virtio_set_status(&vdev, st);
-	virtio_queue_set_size(&vdev, 0, size);
-	virtio_queue_set_addr(&vdev, 0, VIRTQ_AREA_DESC, desc);
-	virtio_queue_set_addr(&vdev, 0, VIRTQ_AREA_DRIVER, drv_area);
-	virtio_queue_set_addr(&vdev, 0, VIRTQ_AREA_DEVICE, dev_area);
+	device_negotiate(F_PALL);
+	queue_place(size, desc, drv_area, dev_area);
 	log_capture_begin();
 	bool ok = !virtio_queue_enable(&vdev, 0);
 
@@ -535,10 +502,7 @@ static void test_layout_changed_by_late_features(void)
 
 	device_new(true);
 	virtio_set_status(&vdev, st);
-	virtio_queue_set_size(&vdev, 0, QSIZE);
-	virtio_queue_set_addr(&vdev, 0, VIRTQ_AREA_DESC, DESC_GPA);
-	virtio_queue_set_addr(&vdev, 0, VIRTQ_AREA_DRIVER, AVAIL_GPA);
-	virtio_queue_set_addr(&vdev, 0, VIRTQ_AREA_DEVICE, USED_GPA);
+	queue_place(QSIZE, DESC_GPA, AVAIL_GPA, USED_GPA);
 	CHECK_EQ(virtio_queue_enable(&vdev, 0), 0);
 	set_features(F_PALL);
 	virtio_set_status(&vdev, st | VIRTIO_CONFIG_S_FEATURES_OK);

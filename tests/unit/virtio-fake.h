@@ -152,10 +152,15 @@ static UNUSED void set_features(u64 f)
 	virtio_set_driver_features(&vdev, 1, (u32)(f >> 32));
 }
 
-/* Negotiate f, set queue 0 up at DESC/AVAIL/USED_GPA and set DRIVER_OK. */
-static UNUSED struct virt_queue *device_up(u64 f)
+#define F_V1 (1ULL << VIRTIO_F_VERSION_1)
+#define F_INDIRECT (1ULL << VIRTIO_RING_F_INDIRECT_DESC)
+#define F_EVENT_IDX (1ULL << VIRTIO_RING_F_EVENT_IDX)
+#define F_ALL (F_V1 | F_INDIRECT | F_EVENT_IDX)
+
+/* A fresh device with f negotiated (and FEATURES_OK if modern): the status so far. */
+static UNUSED u8 device_negotiate(u64 f)
 {
-	bool modern = f & (1ULL << VIRTIO_F_VERSION_1);
+	bool modern = f & F_V1;
 	u8 st = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER;
 
 	device_new(modern);
@@ -165,10 +170,24 @@ static UNUSED struct virt_queue *device_up(u64 f)
 		st |= VIRTIO_CONFIG_S_FEATURES_OK;
 		virtio_set_status(&vdev, st);
 	}
-	virtio_queue_set_size(&vdev, 0, QSIZE);
-	virtio_queue_set_addr(&vdev, 0, VIRTQ_AREA_DESC, DESC_GPA);
-	virtio_queue_set_addr(&vdev, 0, VIRTQ_AREA_DRIVER, AVAIL_GPA);
-	virtio_queue_set_addr(&vdev, 0, VIRTQ_AREA_DEVICE, USED_GPA);
+	return st;
+}
+
+/* Give queue 0 `size` entries and its three areas, without enabling it. */
+static UNUSED void queue_place(u32 size, u64 desc, u64 drv_area, u64 dev_area)
+{
+	virtio_queue_set_size(&vdev, 0, size);
+	virtio_queue_set_addr(&vdev, 0, VIRTQ_AREA_DESC, desc);
+	virtio_queue_set_addr(&vdev, 0, VIRTQ_AREA_DRIVER, drv_area);
+	virtio_queue_set_addr(&vdev, 0, VIRTQ_AREA_DEVICE, dev_area);
+}
+
+/* Negotiate f, queue 0 of `size` entries at DESC/AVAIL/USED_GPA, DRIVER_OK. */
+static UNUSED struct virt_queue *device_up_sized(u64 f, u16 size)
+{
+	u8 st = device_negotiate(f);
+
+	queue_place(size, DESC_GPA, AVAIL_GPA, USED_GPA);
 	if (virtio_queue_enable(&vdev, 0)) {
 		fprintf(stderr, "queue enable failed\n");
 		exit(2);
@@ -177,10 +196,10 @@ static UNUSED struct virt_queue *device_up(u64 f)
 	return virtio_get_queue(&vdev, 0);
 }
 
-#define F_V1 (1ULL << VIRTIO_F_VERSION_1)
-#define F_INDIRECT (1ULL << VIRTIO_RING_F_INDIRECT_DESC)
-#define F_EVENT_IDX (1ULL << VIRTIO_RING_F_EVENT_IDX)
-#define F_ALL (F_V1 | F_INDIRECT | F_EVENT_IDX)
+static UNUSED struct virt_queue *device_up(u64 f)
+{
+	return device_up_sized(f, QSIZE);
+}
 
 /* ---- driver side: write rings as a guest would ---- */
 
@@ -268,6 +287,30 @@ static UNUSED int log_capture_end(const char *needle)
 	}
 	fclose(capture);
 	return n;
+}
+
+/* ---- the verdict on a malformed ring, split or packed ---- */
+
+/*
+ * The driver has just made a malformed chain available on vq (modern
+ * device): nothing is popped, one message, the device asks for a reset,
+ * and nothing completes afterwards.  The caller checks its ring area.
+ */
+static UNUSED void check_ring_refused(struct virt_queue *vq, struct virtq_elem *elem)
+{
+	log_capture_begin();
+	CHECK(!virtq_pop(vq, elem));
+	CHECK(!virtq_pop(vq, elem));
+	CHECK(!virtq_has_avail(vq));
+	CHECK(!virtq_enable_notify_and_check(vq));
+	CHECK_EQ(log_capture_end("device stopped until reset"), 1);
+	CHECK(virtq_is_broken(vq));
+	CHECK(virtio_get_status(&vdev) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	CHECK_EQ(config_signals, 1);
+	CHECK(virtio_isr_read_clear(&vdev) & VIRTIO_ISR_CONFIG);
+	/* No queue interrupt for a completion on a broken queue. */
+	virtq_push_and_signal(vq, 0, 8);
+	CHECK_EQ(queue_signals, 0);
 }
 
 #endif
