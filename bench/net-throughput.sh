@@ -125,6 +125,14 @@ nb_irqs() {
 		/proc/interrupts
 }
 
+# The same per vector, "name:count ..." (which queue interrupts: the log).
+nb_irqs_each() {
+	dev=$(basename "$(readlink /sys/class/net/eth0/device)")
+	awk -v d="$dev" '$NF == d || index($NF, d "-") == 1 {
+		s = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i
+		printf "%s:%d ", $NF, s } END { print "" }' /proc/interrupts
+}
+
 # L1 counts KVM exits around each transfer: the guest says READY and waits
 # for L1's line before it fetches, and says RC when done.
 case_guest() {
@@ -132,12 +140,14 @@ case_guest() {
 	nb_file
 	echo "NB-H2G-READY"
 	read -r -t 600 _
+	echo "NB-H2G-IRQS-BEFORE=$(nb_irqs_each)"
 	i0=$(nb_irqs)
 	t0=$(nb_ms)
 	wget -q -O /dev/null "http://$NB_PEER:5602/nb.zero"
 	rc=$?
 	echo "NB-H2G-MS=$(( $(nb_ms) - t0 ))"
 	echo "NB-H2G-IRQS=$(( $(nb_irqs) - i0 ))"
+	echo "NB-H2G-IRQS-AFTER=$(nb_irqs_each)"
 	echo "NB-H2G-RC=$rc"
 	httpd -p 5601 -h /tmp/nbsrv
 	i0=$(nb_irqs)
@@ -145,6 +155,7 @@ case_guest() {
 	# L1 types a line on our console when it has fetched the file.
 	read -r -t 600 _
 	echo "NB-G2H-IRQS=$(( $(nb_irqs) - i0 ))"
+	echo "NB-G2H-IRQS-AFTER=$(nb_irqs_each)"
 	echo "NB-DONE"
 }
 
