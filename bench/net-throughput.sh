@@ -21,7 +21,8 @@
 #                                [--rounds N] [--no-qemu]
 #   --mib N      MiB per transfer (default 64)
 #   --modes LIST back ends to measure (default: user tap vhost; also
-#                user-mtuN: user mode with mtu=N, lkvm only)
+#                user-mtuN: user mode with mtu=N, lkvm only; MODE-split:
+#                MODE with --virtio-ring=split, lkvm only)
 #   --rounds N   boots per VMM and back end (default 1); medians are printed
 #   --no-qemu    lkvm only
 # L1 gets two CPUs (LKVM_NESTED_L1_SMP overrides): with one, guest->host TCP
@@ -248,9 +249,14 @@ mode_setup() {
 		mtu=${1#user-mtu}
 		[[ $mtu =~ ^[0-9]+$ ]] || nested_die "mode $1: give user-mtuN, e.g. user-mtu16384"
 		echo "-n mode=user,mtu=$mtu,$fwd||10.0.2.2|127.0.0.1:5601" ;;
+	*-split)
+		# lkvm only, split rings instead of the default packed ones.
+		local a p t
+		IFS='|' read -r a _ p t <<< "$(mode_setup "${1%-split}")"
+		echo "$a --virtio-ring=split||$p|$t" ;;
 	tap) echo "-n mode=tap,tapif=nb0,$script|tap,id=n0,ifname=nb0,$script,downscript=no,vhost=off|$tap" ;;
 	vhost) echo "-n mode=tap,tapif=nb0,$script,vhost=1|tap,id=n0,ifname=nb0,$script,downscript=no,vhost=on|$tap" ;;
-	*) nested_die "unknown mode '$1' (user, user-mtuN, tap, vhost)" ;;
+	*) nested_die "unknown mode '$1' (user, user-mtuN, tap, vhost, any of them -split)" ;;
 	esac
 }
 
@@ -326,7 +332,10 @@ ratio() {
 }
 
 label() {
-	case $1 in vhost) echo tap+vhost ;; user-mtu*) echo "user,mtu=${1#user-mtu}" ;; *) echo "$1" ;; esac
+	case $1 in
+	*-split) echo "$(label "${1%-split}"),split" ;;
+	vhost) echo tap+vhost ;; user-mtu*) echo "user,mtu=${1#user-mtu}" ;; *) echo "$1" ;;
+	esac
 }
 
 fmt='%-14s %-5s %9s %9s %9s | %10s %10s | %9s %9s\n'
