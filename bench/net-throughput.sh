@@ -21,7 +21,8 @@
 #                                [--rounds N] [--no-qemu]
 #   --mib N      MiB per transfer (default 64)
 #   --modes LIST back ends to measure (default: user tap vhost; also
-#                user-mtuN: user mode with mtu=N, lkvm only)
+#                user-mtuN: user mode with mtu=N, lkvm only; MODE-split:
+#                MODE with --virtio-ring=split, lkvm only)
 #   --rounds N   boots per VMM and back end (default 1); medians are printed
 #   --no-qemu    lkvm only
 # L1 gets two CPUs (LKVM_NESTED_L1_SMP overrides): with one, guest->host TCP
@@ -125,6 +126,14 @@ nb_irqs() {
 		/proc/interrupts
 }
 
+# The same per vector, "name:count ..." (which queue interrupts: the log).
+nb_irqs_each() {
+	dev=$(basename "$(readlink /sys/class/net/eth0/device)")
+	awk -v d="$dev" '$NF == d || index($NF, d "-") == 1 {
+		s = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i
+		printf "%s:%d ", $NF, s } END { print "" }' /proc/interrupts
+}
+
 # L1 counts KVM exits around each transfer: the guest says READY and waits
 # for L1's line before it fetches, and says RC when done.
 case_guest() {
@@ -132,12 +141,14 @@ case_guest() {
 	nb_file
 	echo "NB-H2G-READY"
 	read -r -t 600 _
+	echo "NB-H2G-IRQS-BEFORE=$(nb_irqs_each)"
 	i0=$(nb_irqs)
 	t0=$(nb_ms)
 	wget -q -O /dev/null "http://$NB_PEER:5602/nb.zero"
 	rc=$?
 	echo "NB-H2G-MS=$(( $(nb_ms) - t0 ))"
 	echo "NB-H2G-IRQS=$(( $(nb_irqs) - i0 ))"
+	echo "NB-H2G-IRQS-AFTER=$(nb_irqs_each)"
 	echo "NB-H2G-RC=$rc"
 	httpd -p 5601 -h /tmp/nbsrv
 	i0=$(nb_irqs)
@@ -145,6 +156,7 @@ case_guest() {
 	# L1 types a line on our console when it has fetched the file.
 	read -r -t 600 _
 	echo "NB-G2H-IRQS=$(( $(nb_irqs) - i0 ))"
+	echo "NB-G2H-IRQS-AFTER=$(nb_irqs_each)"
 	echo "NB-DONE"
 }
 
@@ -237,9 +249,14 @@ mode_setup() {
 		mtu=${1#user-mtu}
 		[[ $mtu =~ ^[0-9]+$ ]] || nested_die "mode $1: give user-mtuN, e.g. user-mtu16384"
 		echo "-n mode=user,mtu=$mtu,$fwd||10.0.2.2|127.0.0.1:5601" ;;
+	*-split)
+		# lkvm only, split rings instead of the default packed ones.
+		local a p t
+		IFS='|' read -r a _ p t <<< "$(mode_setup "${1%-split}")"
+		echo "$a --virtio-ring=split||$p|$t" ;;
 	tap) echo "-n mode=tap,tapif=nb0,$script|tap,id=n0,ifname=nb0,$script,downscript=no,vhost=off|$tap" ;;
 	vhost) echo "-n mode=tap,tapif=nb0,$script,vhost=1|tap,id=n0,ifname=nb0,$script,downscript=no,vhost=on|$tap" ;;
-	*) nested_die "unknown mode '$1' (user, user-mtuN, tap, vhost)" ;;
+	*) nested_die "unknown mode '$1' (user, user-mtuN, tap, vhost, any of them -split)" ;;
 	esac
 }
 
@@ -315,7 +332,10 @@ ratio() {
 }
 
 label() {
-	case $1 in vhost) echo tap+vhost ;; user-mtu*) echo "user,mtu=${1#user-mtu}" ;; *) echo "$1" ;; esac
+	case $1 in
+	*-split) echo "$(label "${1%-split}"),split" ;;
+	vhost) echo tap+vhost ;; user-mtu*) echo "user,mtu=${1#user-mtu}" ;; *) echo "$1" ;;
+	esac
 }
 
 fmt='%-14s %-5s %9s %9s %9s | %10s %10s | %9s %9s\n'

@@ -296,6 +296,64 @@ static void test_tx_split_chain(void)
 	CHECK_EQ(stats().tx_bytes, 1000);
 }
 
+/* Chains of one Ethernet frame each (header and frame in one buffer). */
+static void tx_post(struct tq *q, unsigned int n, u64 at)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		memset(gpa(at + i * 0x800), 0, 12);
+		make_frame(200, (u8)i);
+		memcpy(gpa(at + i * 0x800 + 12), frame, 200);
+		tq_add(q, (struct buf[]){ { at + i * 0x800, 212, false } }, 1);
+	}
+}
+
+/* A burst kicked once: one interrupt, and it covers the whole burst. */
+static void test_tx_burst_one_interrupt(void)
+{
+	struct tq *q = &queues[VIRTIO_NET_TXQ];
+
+	nic_new(F_GCSUM, "mode=user", 0);
+	CHECK(nic_up(F_V1 | F_EVENT_IDX | F_MRG));
+	tq_set_used_event(q, 0);	/* interrupt at the first completion */
+	tx_post(q, 8, BUF_GPA);
+	virtio_queue_notify(nic, VIRTIO_NET_TXQ);
+	/* avail_event is written after the burst's one signal decision. */
+	CHECK(wait_avail_event(q, 8));
+	CHECK_EQ(used_idx(q), 8);
+	CHECK_EQ(fake_sent(), 8);
+	CHECK_EQ(signals_of(VIRTIO_NET_TXQ), 1);
+	CHECK_EQ(signalled_used_idx(VIRTIO_NET_TXQ), 8);
+}
+
+/*
+ * Chains the guest adds while the device finishes a burst, kicked only if
+ * avail_event asks (as a driver does): the last completion still gets its
+ * interrupt, whichever side of the device's decision they land on.
+ */
+static void test_tx_late_chain_signalled(void)
+{
+	struct tq *q = &queues[VIRTIO_NET_TXQ];
+
+	nic_new(F_GCSUM, "mode=user", 0);
+	CHECK(nic_up(F_V1 | F_EVENT_IDX | F_MRG));
+	for (u16 n = 1; n <= 6; n++) {
+		u16 old = q->avail_idx;
+
+		/* The driver has reaped everything: interrupt at the next one. */
+		tq_set_used_event(q, old);
+		tx_post(q, 1, BUF_GPA + n * 0x800);
+		mb();
+		if (virtq_need_event(avail_event(q), q->avail_idx, old))
+			virtio_queue_notify(nic, VIRTIO_NET_TXQ);
+		CHECK(wait_used(q, n));
+		if (n % 2)
+			continue;	/* the next chain lands mid-burst */
+		CHECK(wait_avail_event(q, n));
+		CHECK_EQ(signalled_used_idx(VIRTIO_NET_TXQ), n);
+	}
+	CHECK_EQ(fake_sent(), 6);
+}
+
 /* Header and frame in one buffer, legacy 10-byte header. */
 static void test_tx_legacy_header(void)
 {
@@ -447,6 +505,40 @@ static void test_rx_mergeable(void)
 	CHECK(__atomic_load_n(&queue_signals, __ATOMIC_SEQ_CST) >= 1);
 	CHECK_EQ(stats().rx_packets, 1);
 	CHECK_EQ(stats().rx_bytes, 2500);
+}
+
+/*
+ * A back end delivers a batch, then flushes: no interrupt per frame, one
+ * for the batch, and the guest sees the whole batch when it comes.
+ */
+static void test_rx_batch_one_interrupt(void)
+{
+	struct tq *q = &queues[VIRTIO_NET_RXQ];
+
+	nic_new(F_GCSUM, "mode=user", 0);
+	CHECK(nic_up(F_V1 | F_EVENT_IDX | F_MRG));
+	tq_set_used_event(q, 0);
+	for (int i = 0; i < 8; i++)
+		tq_add(q, (struct buf[]){ { BUF_GPA + i * 0x800, 0x800, true } }, 1);
+	for (int i = 0; i < 8; i++) {
+		make_frame(1000, (u8)i);
+		CHECK_EQ(fb->be.sink.deliver(fb->be.sink.opaque, NULL, frame, 1000), NET_RX_TAKEN);
+	}
+	CHECK_EQ(used_idx(q), 8);
+	CHECK_EQ(signals_of(VIRTIO_NET_RXQ), 0);
+	fb->be.sink.flush(fb->be.sink.opaque);
+	CHECK_EQ(signals_of(VIRTIO_NET_RXQ), 1);
+	CHECK_EQ(signalled_used_idx(VIRTIO_NET_RXQ), 8);
+	/* The guest is still polling (used_event behind): no interrupt. */
+	tq_add(q, (struct buf[]){ { BUF_GPA + 0x8000, 0x800, true } }, 1);
+	CHECK_EQ(deliver(NULL, frame, 1000), NET_RX_TAKEN);
+	CHECK_EQ(signals_of(VIRTIO_NET_RXQ), 1);
+	/* It re-armed at what it has seen: the next batch interrupts. */
+	tq_set_used_event(q, 9);
+	tq_add(q, (struct buf[]){ { BUF_GPA + 0x9000, 0x800, true } }, 1);
+	CHECK_EQ(deliver(NULL, frame, 1000), NET_RX_TAKEN);
+	CHECK_EQ(signals_of(VIRTIO_NET_RXQ), 2);
+	CHECK_EQ(signalled_used_idx(VIRTIO_NET_RXQ), 10);
 }
 
 /* A back end's offload header reaches the guest as given. */
@@ -731,11 +823,14 @@ int main(void)
 	RUN(test_identity_tap_like);
 	RUN(test_feature_dependencies);
 	RUN(test_tx_split_chain);
+	RUN(test_tx_burst_one_interrupt);
+	RUN(test_tx_late_chain_signalled);
 	RUN(test_tx_legacy_header);
 	RUN(test_tx_offloads_passed);
 	RUN(test_tx_malformed_dropped);
 	RUN(test_tx_backend_error_counted);
 	RUN(test_rx_mergeable);
+	RUN(test_rx_batch_one_interrupt);
 	RUN(test_rx_header_passed);
 	RUN(test_rx_legacy_small_buffers);
 	RUN(test_rx_waits_for_buffers);

@@ -33,6 +33,8 @@ struct rx_frame {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct rx_frame frames[64];
 static unsigned int nr_frames, no_room_left, flushes;
+/* Frames taken since the last flush; nr_frames at each flush. */
+static unsigned int unflushed, frames_at_flush[256];
 
 static enum net_rx_result sink_deliver(void *opaque, const struct virtio_net_hdr_v1 *hdr,
 				       const void *frame, size_t len)
@@ -50,6 +52,8 @@ static enum net_rx_result sink_deliver(void *opaque, const struct virtio_net_hdr
 		f->len = MIN(len, sizeof(f->data));
 		memcpy(f->data, frame, f->len);
 	}
+	if (r == NET_RX_TAKEN)
+		unflushed++;
 	pthread_mutex_unlock(&lock);
 	return r;
 }
@@ -57,7 +61,9 @@ static enum net_rx_result sink_deliver(void *opaque, const struct virtio_net_hdr
 static void sink_flush(void *opaque)
 {
 	pthread_mutex_lock(&lock);
+	frames_at_flush[flushes % 256] = nr_frames;
 	flushes++;
+	unflushed = 0;
 	pthread_mutex_unlock(&lock);
 }
 
@@ -302,6 +308,38 @@ static void test_held_until_wake(void)
 	pthread_mutex_unlock(&lock);
 }
 
+/*
+ * Frames queued in the tap while the guest had no room: after the wake-up
+ * they are all read before one flush (one interrupt), and none is left
+ * without a flush at the end.
+ */
+static void test_queued_frames_one_flush(void)
+{
+	struct rx_frame r;
+	unsigned int first;
+	u8 f[64];
+
+	frames_clear();
+	pthread_mutex_lock(&lock);
+	no_room_left = 1;
+	pthread_mutex_unlock(&lock);
+	for (int i = 0; i < 8; i++)
+		send_frame(be, f, arp_request(f, HOST_IP));
+	usleep(200000);	/* the kernel's 8 replies wait in the tap */
+	pthread_mutex_lock(&lock);
+	CHECK_EQ(nr_frames, 0);
+	first = flushes;
+	pthread_mutex_unlock(&lock);
+	be->ops->rx_wake(be);
+	CHECK(wait_frame(is_arp_reply_from_host, &r));
+	usleep(200000);
+	pthread_mutex_lock(&lock);
+	CHECK(flushes > first);
+	CHECK(frames_at_flush[first % 256] >= 8);
+	CHECK_EQ(unflushed, 0);
+	pthread_mutex_unlock(&lock);
+}
+
 /* A connect() from the host: its SYN reaches us with or without checksum. */
 static bool tcp_syn_flags(u64 features, u8 *flags)
 {
@@ -388,6 +426,7 @@ int main(void)
 	RUN(test_arp_roundtrip);
 	RUN(test_ping_host);
 	RUN(test_held_until_wake);
+	RUN(test_queued_frames_one_flush);
 	RUN(test_rx_offloads_follow_features);
 	RUN(test_close);
 	RUN(test_vhost_absent_is_explained);

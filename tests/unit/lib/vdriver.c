@@ -9,6 +9,8 @@
 
 u8 *ram;
 int queue_signals, config_signals;
+int queue_signals_of[VDRIVER_MAX_QUEUES];
+u16 used_idx_at_signal[VDRIVER_MAX_QUEUES];
 struct tq queues[VDRIVER_MAX_QUEUES];
 
 u8 *fenced_ram(u64 size)
@@ -34,8 +36,14 @@ void *gpa(u64 addr)
 	return ram + (addr - RAM_GPA);
 }
 
+/* What the guest's handler would find: the used index at the interrupt. */
 static void t_signal_queue(struct virtio_device *vdev, struct virt_queue *vq)
 {
+	if (vq->index < VDRIVER_MAX_QUEUES) {
+		__atomic_store_n(&used_idx_at_signal[vq->index], used_idx(&queues[vq->index]),
+				 __ATOMIC_SEQ_CST);
+		__atomic_add_fetch(&queue_signals_of[vq->index], 1, __ATOMIC_SEQ_CST);
+	}
 	__atomic_add_fetch(&queue_signals, 1, __ATOMIC_SEQ_CST);
 }
 
@@ -53,6 +61,16 @@ const struct virtio_transport_ops fake_transport = {
 int signals(void)
 {
 	return __atomic_load_n(&queue_signals, __ATOMIC_SEQ_CST);
+}
+
+int signals_of(unsigned int queue)
+{
+	return __atomic_load_n(&queue_signals_of[queue], __ATOMIC_SEQ_CST);
+}
+
+u16 signalled_used_idx(unsigned int queue)
+{
+	return __atomic_load_n(&used_idx_at_signal[queue], __ATOMIC_SEQ_CST);
 }
 
 struct vring_desc *tq_desc(struct tq *q)
@@ -116,6 +134,12 @@ struct vring_used_elem used_elem(struct tq *q, unsigned int i)
 	return (struct vring_used_elem){ le32toh(e.id), le32toh(e.len) };
 }
 
+void tq_set_used_event(struct tq *q, u16 v)
+{
+	/* Then the device's next should-signal load may see it (a driver's mb()). */
+	__atomic_store_n(&tq_avail(q)->ring[QSIZE], htole16(v), __ATOMIC_SEQ_CST);
+}
+
 u16 avail_event(struct tq *q)
 {
 	return le16toh(*(u16 *)((u8 *)tq_used(q) + 4 + 8 * QSIZE));
@@ -171,5 +195,9 @@ bool vdriver_negotiate(struct virtio_device *vdev, u64 features, unsigned int nr
 	}
 	__atomic_store_n(&queue_signals, 0, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&config_signals, 0, __ATOMIC_SEQ_CST);
+	for (unsigned int i = 0; i < VDRIVER_MAX_QUEUES; i++) {
+		__atomic_store_n(&queue_signals_of[i], 0, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&used_idx_at_signal[i], 0, __ATOMIC_SEQ_CST);
+	}
 	return true;
 }

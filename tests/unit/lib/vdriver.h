@@ -30,12 +30,17 @@
 extern u8 *ram;
 /* Interrupts the device raised (bumped from device threads: atomic). */
 extern int queue_signals, config_signals;
+/* Per queue: its interrupts, and used->idx as the last one found it. */
+extern int queue_signals_of[VDRIVER_MAX_QUEUES];
+extern u16 used_idx_at_signal[VDRIVER_MAX_QUEUES];
 extern const struct virtio_transport_ops fake_transport;
 
 /* Map the RAM once (zeroed) and add it to mem. */
 void ram_map(struct guest_mem *mem);
 void *gpa(u64 addr);
 int signals(void);	/* queue_signals, atomically */
+int signals_of(unsigned int queue);	/* queue_signals_of[queue], atomically */
+u16 signalled_used_idx(unsigned int queue);	/* used_idx_at_signal[queue] */
 
 /* A queue as the guest driver keeps it: rings at base, +0x1000, +0x2000. */
 struct tq {
@@ -64,6 +69,8 @@ void tq_offer(struct tq *q, u16 head);
 u16 tq_add(struct tq *q, const struct buf *b, unsigned int n);
 u16 used_idx(struct tq *q);
 struct vring_used_elem used_elem(struct tq *q, unsigned int i);
+/* The guest's interrupt threshold (used_event, after the avail ring). */
+void tq_set_used_event(struct tq *q, u16 v);
 /* avail_event, the device's kick threshold, after the used ring. */
 u16 avail_event(struct tq *q);
 /* Device threads complete asynchronously: wait up to 5 s for used->idx. */
