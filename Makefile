@@ -208,7 +208,7 @@ arm64-cross:
 check: lkvm unit-tests order-tests guests asan fuzz arm64-cross
 	tests/run-tests.sh
 
-check-fast: lkvm unit-tests order-tests guests fuzz
+check-fast: lkvm unit-tests order-tests guests asan fuzz
 	LKVM_SKIP_NESTED=1 tests/run-tests.sh
 
 demo: lkvm

@@ -92,12 +92,18 @@ nested_arm64_tier() {
 }
 
 unit_tier() {	# unit tests of one build (plain or build-asan)
-	local dir=$1 st=0 t
+	local dir=$1 st=0 t n=0
 	for t in $dir/tests/unit/test-* $dir/tests/unit/*/test-*; do
 		[ -x "$t" ] || continue
 		case "$t" in *.c|*.o|*.d) continue;; esac
+		n=$((n + 1))
 		"$t" || st=1
 	done
+	# A tier with nothing built must not pass by running nothing.
+	if [ $n -eq 0 ]; then
+		echo "FAIL: no unit test binaries in $dir/tests/unit (the Makefile builds them: make check)"
+		return 1
+	fi
 	return $st
 }
 
