@@ -7,9 +7,7 @@
  *             (sink callbacks) under rx_lock; the guest's receive kicks
  *             only wake the back end (ops->rx_wake), which retries.
  *   transmit: a NIC thread, started at DRIVER_OK and joined at reset,
- *             drains the transmitq into ops->send(), and once it is
- *             empty waits TX_COALESCE_NS for more before the one
- *             interrupt decision of the burst.  Not done in
+ *             drains the transmitq into ops->send().  Not done in
  *             queue_notify: that may run on the shared ioeventfd thread.
  *   control:  handled in queue_notify itself under the device lock: the
  *             commands are short, and the lock orders them with reset and
@@ -27,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
 #include "lkvm/kvm.h"
@@ -45,12 +42,6 @@
 #define HDR_V1_LEN 12		/* + num_buffers */
 #define CTRL_MAX_LEN 16384	/* a command with two full MAC tables */
 #define CTRL_MAC_ENTRIES_MAX 1024
-/*
- * How long transmit completions may wait for company before their
- * interrupt decision.  500 us already held back a guest's TCP sender
- * (its send queue waits for completions): keep it short.
- */
-#define TX_COALESCE_NS 50000
 
 #define BIT(n) (1ULL << (n))
 
@@ -382,32 +373,13 @@ static void tx_one(struct virtio_net *net, const struct virtq_elem *e)
 	count(&net->stats.tx_bytes, len);
 }
 
-/*
- * A completion's interrupt only lets the guest free the buffer (the frame
- * is already sent), so it may wait a little: chains the guest adds
- * meanwhile join the batch without a kick, and completions the guest
- * reaps on its own (it frees them before each transmit and from its
- * receive poll, then moves used_event past them) need no interrupt.
- * True: more chains arrived within the window.
- */
-static bool tx_more_soon(struct virtio_net *net, struct virt_queue *vq)
-{
-	struct timespec ts = { .tv_nsec = TX_COALESCE_NS };
-
-	if (virtq_worker_stopping(&net->tx))
-		return false;
-	nanosleep(&ts, NULL);
-	return virtq_has_avail(vq);
-}
-
 static void tx_drain(void *opaque, unsigned int events)
 {
 	struct virtio_net *net = opaque;
 	struct virt_queue *vq = &net->vdev.vqs[TXQ];
 	unsigned int batch = 0;
-	bool waited = false;
 
-	for (;;) {
+	do {
 		virtq_disable_notify(vq);
 		while (!virtq_worker_stopping(&net->tx) && virtq_pop(vq, net->tx_elem)) {
 			tx_one(net, net->tx_elem);
@@ -418,16 +390,8 @@ static void tx_drain(void *opaque, unsigned int events)
 		}
 		if (net->be->ops->tx_flush)
 			net->be->ops->tx_flush(net->be);
-		/* At most one window per decision: completions wait boundedly. */
-		if (!waited && tx_more_soon(net, vq)) {
-			waited = true;
-			continue;
-		}
 		virtq_signal_if_needed(vq);
-		waited = false;
-		if (virtq_worker_stopping(&net->tx) || !virtq_enable_notify_and_check(vq))
-			return;
-	}
+	} while (!virtq_worker_stopping(&net->tx) && virtq_enable_notify_and_check(vq));
 }
 
 static const struct virtq_worker_ops tx_ops = { .work = tx_drain };
