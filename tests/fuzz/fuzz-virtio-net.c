@@ -79,18 +79,6 @@ void __wrap_virtq_worker_stop(struct virtq_worker *w)
 	w->running = false;
 }
 
-/*
- * The transmit window (TX_COALESCE_NS) waits for chains a guest adds
- * meanwhile; here no guest runs during it, so the wait only made every
- * input 5x slower.  Still checked afterwards: the ring, as the device would.
- */
-int __wrap_nanosleep(const struct timespec *req, struct timespec *rem);
-
-int __wrap_nanosleep(const struct timespec *req, struct timespec *rem)
-{
-	return 0;
-}
-
 /* What the worker thread would do now: drain if kicked and not stopping. */
 static void run_tx_thread(struct virtio_net *net)
 {
