@@ -637,11 +637,77 @@ l1_qemu_args() {
 # Boots L1 non-interactively; its console (ttyS0, ttyAMA0) goes to LOG.  Killed
 # after SECS seconds so that nothing inside can hang the caller.
 # --foreground keeps QEMU in our process group, so Ctrl-C stops it too.
+# With a directory DIR: x86's second serial port (L1's ttyS1) goes to
+# DIR/alive, where L1's /init writes a heartbeat apart from the console
+# (arm64's virt machine has one UART: no heartbeat there), QEMU's QMP
+# socket is DIR/qmp and its pid DIR/qemu.pid (see l1_watch).
 run_l1_batch() {
-	local initrd=$1 log=$2 secs=$3 args
+	local initrd=$1 log=$2 secs=$3 dir=${4:-} args extra=()
 	mapfile -t args < <(l1_qemu_args "$initrd")
+	if [ -n "$dir" ]; then
+		[ "$NESTED_ARCH" = x86_64 ] && extra+=(-serial "file:$dir/alive")
+		extra+=(-qmp "unix:$dir/qmp,server=on,wait=off" -pidfile "$dir/qemu.pid")
+	fi
 	timeout --foreground -k 10 "$secs" "$QEMU" "${args[@]}" -display none \
-		-serial stdio -monitor none -nodefaults < /dev/null > "$log" 2>&1
+		-serial stdio "${extra[@]}" -monitor none -nodefaults \
+		< /dev/null > "$log" 2>&1
+}
+
+# Watches L1's heartbeat (DIR/alive, see run_l1_batch) until QEMU exits.
+# L1's /init writes it every 10 s at the highest priority, beside the
+# cases: a case that hangs, even one that takes L1's CPU, does not stop
+# it (l1/suite.sh reports those), only L1 as a whole stopping does (seen
+# under TCG: the console went silent for the rest of the run).  When it
+# has been silent for SECS, the frozen L1's CPU state goes to DIR/froze
+# and QEMU is ended at once, instead of at the run's time limit.
+l1_watch() {
+	local dir=$1 secs=$2 size last=0 silent=0
+	while [ ! -s "$dir/qemu.pid" ] && [ ! -e "$dir/exited" ]; do sleep 1; done
+	while [ ! -e "$dir/exited" ]; do
+		sleep 5
+		size=$(stat -c %s "$dir/alive" 2>/dev/null || echo 0)
+		if [ "$size" != "$last" ]; then
+			last=$size silent=0
+			continue
+		fi
+		# Armed by the first beat: L1's boot has the run's own limit.
+		grep -q '^alive ' "$dir/alive" 2>/dev/null || continue
+		silent=$((silent + 5))
+		[ "$silent" -ge "$secs" ] || continue
+		{
+			echo "silent=$silent"
+			l1_cpu_state "$dir/qmp"
+		} > "$dir/froze.tmp" 2>&1
+		mv "$dir/froze.tmp" "$dir/froze"
+		kill "$(cat "$dir/qemu.pid")" 2>/dev/null
+		return
+	done
+}
+
+# The registers of L1's CPU from QEMU's monitor (QMP socket $1), for the
+# report of a frozen L1: where it was stuck (in L1's kernel, or in the
+# guest mode of a nested VM).  Needs python3; says so without it.
+l1_cpu_state() {
+	command -v python3 > /dev/null || { echo "(no python3: no CPU state)"; return; }
+	timeout 20 python3 - "$1" <<-'EOF'
+	import json, socket, sys
+	s = socket.socket(socket.AF_UNIX)
+	s.settimeout(10)
+	s.connect(sys.argv[1])
+	f = s.makefile("rw")
+	def ask(cmd, **args):
+	    f.write(json.dumps({"execute": cmd, "arguments": args}) + "\n")
+	    f.flush()
+	    while True:
+	        reply = json.loads(f.readline())
+	        if "return" in reply or "error" in reply:
+	            return reply.get("return", reply)
+	f.readline()
+	ask("qmp_capabilities")
+	for hmp in ("info registers", "info lapic"):
+	    print("(qemu) " + hmp)
+	    print(ask("human-monitor-command", **{"command-line": hmp}))
+	EOF
 }
 
 # Boots L1 with its console on this terminal (QEMU's -nographic: Ctrl-A x

@@ -118,37 +118,101 @@ trap 'rm -rf "$work"' EXIT
 
 build_l2_initramfs "$work/l2.cpio.gz" "$work" ||
 	nested_die "building the L2 initramfs failed"
-build_l1_initramfs "$work/l1.cpio" "$work" suite "$lkvm" "$work/l2.cpio.gz" \
-	"L1_CASES='$cases'
+# L1's initramfs for the cases of $1.
+pack_l1() {
+	build_l1_initramfs "$work/l1.cpio" "$work" suite "$lkvm" "$work/l2.cpio.gz" \
+		"L1_CASES='$1'
 L1_TIMEOUT_FACTOR=$factor
 L1_GUEST_VERBOSE=$guest_verbose" "$order_dir" || nested_die "building the L1 initramfs failed"
+}
 
-# The host-side limit: L1's boot plus every case's own limit and slack, so
-# only a wedged L1 ever reaches it.
-budget=150
-for c in $cases; do
-	t=$( CASE_TIMEOUT=90 CASE_DIR=$NESTED_DIR/cases; . "$NESTED_DIR/cases/$c.sh"; echo "$CASE_TIMEOUT" )
-	budget=$((budget + t * factor + 15))
-done
+# The host-side limit for the cases of $1: L1's boot plus every case's own
+# limit and slack, so only a wedged L1 ever reaches it.
+l1_budget() {
+	local c t budget=150
+	for c in $1; do
+		t=$( CASE_TIMEOUT=90 CASE_DIR=$NESTED_DIR/cases; . "$NESTED_DIR/cases/$c.sh"; echo "$CASE_TIMEOUT" )
+		budget=$((budget + t * factor + 15))
+	done
+	echo "$budget"
+}
 
-[ "$NESTED_ARCH" = x86_64 ] || echo "nested: architecture $NESTED_ARCH ($QEMU)"
-echo "nested: guest kernel $KREL, L1 kernel $L1_KREL, lkvm $lkvm"
-echo "nested: cases: $cases"
-start=$(date +%s)
-if [ "$verbose" = 1 ]; then
-	run_l1_batch "$work/l1.cpio" "$work/raw.log" "$budget" &
+# Boots L1 once with the cases of $1; its raw console is $work/raw.log.
+# L1's heartbeat is watched meanwhile (lib.sh: l1_watch): 180 s of silence
+# (times the time-limit factor) and $work/l1/froze says that L1 froze.
+boot_l1() {
+	local budget qpid
+	budget=$(l1_budget "$1")
+	rm -rf "$work/l1"
+	mkdir -p "$work/l1"
+	: > "$work/raw.log"
+	run_l1_batch "$work/l1.cpio" "$work/raw.log" "$budget" "$work/l1" &
 	qpid=$!
-	tail -n +1 -F --pid=$qpid "$work/raw.log" 2>/dev/null &
+	l1_watch "$work/l1" $((180 * factor)) &
+	[ "$verbose" = 1 ] && tail -n +1 -F --pid=$qpid "$work/raw.log" 2>/dev/null &
 	wait $qpid
 	qemu_rc=$?
-	sleep 1
-else
-	run_l1_batch "$work/l1.cpio" "$work/raw.log" "$budget"
-	qemu_rc=$?
-fi
+	touch "$work/l1/exited"
+	wait
+	total_budget=$((total_budget + budget))
+}
+
+# The case L1 was running when it froze: the last one begun in $1 but not
+# reported.
+case_in_progress() {
+	local c
+	for c in $(sed -n 's/^@@LKVM-BEGIN \(.*\)@@$/\1/p' "$1" | tail -n1); do
+		grep -q "@@LKVM-CASE $c " "$1" || echo "$c"
+	done
+}
+
+# The cases of list $1 after case $2.
+cases_after() {
+	printf '%s\n' $1 | sed -n "/^$2\$/,\$p" | sed 1d | tr '\n' ' '
+}
+
+# Runs the cases in L1, as many boots as it takes: when L1 freezes (its
+# heartbeat stops; never because of a case, which L1 reports itself), the
+# cases it finished stand, and a fresh L1 runs the rest, beginning with
+# the one it froze in, once more; a case L1 froze in twice is not run a
+# third time.  The consoles, without the frozen attempts, make up
+# $work/console.log, which the judging reads; $log keeps everything.
+: > "$work/console.log"
+: > "$log"
+: > "$work/frozen"
+remaining=$cases
+boots=0
+total_budget=0
+start=$(date +%s)
+while [ -n "${remaining// /}" ]; do
+	boots=$((boots + 1))
+	pack_l1 "$remaining"
+	boot_l1 "$remaining"
+	cat "$work/raw.log" >> "$log"
+	clean_console_log "$work/raw.log" > "$work/console.now"
+	current=$(case_in_progress "$work/console.now")
+	if [ ! -e "$work/l1/froze" ] || [ -z "$current" ] || [ "$boots" -ge 4 ]; then
+		cat "$work/console.now" >> "$work/console.log"
+		[ -e "$work/l1/froze" ] && cp "$work/l1/froze" "$work/froze-unretried"
+		break
+	fi
+	sed "/^@@LKVM-BEGIN $current@@\$/,\$d" "$work/console.now" >> "$work/console.log"
+	cp "$work/l1/froze" "$work/froze-$current.$boots"
+	echo "nested: L1 froze during case $current (no heartbeat for" \
+		"$(sed -n 's/^silent=//p' "$work/l1/froze") s); a fresh L1 runs the rest"
+	{
+		echo "== L1 froze during $current; its CPU state (QEMU's monitor):"
+		cat "$work/l1/froze"
+		echo "== boot $((boots + 1)) of L1 follows"
+	} >> "$log"
+	if grep -qx "$current" "$work/frozen"; then
+		remaining=$(cases_after "$remaining" "$current")
+	else
+		remaining="$current $(cases_after "$remaining" "$current")"
+	fi
+	echo "$current" >> "$work/frozen"
+done
 wall=$(( $(date +%s) - start ))
-cp "$work/raw.log" "$log" 2>/dev/null
-clean_console_log "$work/raw.log" > "$work/console.log"
 console=$work/console.log
 
 # --- judging ---------------------------------------------------------------
@@ -233,6 +297,34 @@ hang_report() {
 	echo "VMM threads at expiry: ${threads:-none printed}"
 }
 
+# One line on a frozen L1 from its l1_watch record $1: how long it was
+# silent and where its CPU was.
+froze_summary() {
+	local rip
+	rip=$(grep -o 'RIP=[0-9a-f]*\|PC=[0-9a-f]*' "$1" | head -n1)
+	echo "no heartbeat for $(sed -n 's/^silent=//p' "$1") s${rip:+, L1 CPU at $rip}"
+}
+
+# A case without a result because L1 froze during it (each time it ran):
+# says so, with L1's CPU state; fails (status 1) when L1 did not freeze.
+froze_report() {
+	local f n=0
+	for f in "$work/froze-$1".*; do
+		[ -e "$f" ] || continue
+		n=$((n + 1))
+		echo "L1 froze during this case ($(froze_summary "$f"))"
+	done
+	if [ -e "$work/froze-unretried" ]; then
+		n=$((n + 1))
+		if [ "$(case_in_progress "$work/console.now")" = "$1" ]; then
+			echo "L1 froze during this case ($(froze_summary "$work/froze-unretried"); not run again after $boots L1 boots)"
+		else
+			echo "L1 froze before this case ran ($(froze_summary "$work/froze-unretried"))"
+		fi
+	fi
+	[ "$n" -gt 0 ]
+}
+
 for name in $cases; do
 	result=$(grep -o "@@LKVM-CASE $name [^@]*@@" "$console" | head -n1 |
 		sed -e 's/^@@//' -e 's/@@$//')
@@ -249,8 +341,10 @@ for name in $cases; do
 	if [ -n "$why_skip" ]; then
 		skip_case "$name ($why_skip)"
 		continue
+	elif [ -z "$result" ] && froze_report "$name" > "$work/fails"; then
+		:
 	elif [ -z "$result" ]; then
-		echo "no result from L1 (L1 died or the suite hit its ${budget} s limit)" \
+		echo "no result from L1 (L1 died or the suite hit its ${total_budget} s limit)" \
 			> "$work/fails"
 	elif [ "$(field timedout)" = 1 ]; then
 		hang_report "$name" > "$work/fails"
@@ -263,6 +357,10 @@ for name in $cases; do
 		judge_case "$name" "$result"
 	fi
 
+	for f in "$work/froze-$name".*; do
+		[ -e "$f" ] && [ -n "$result" ] &&
+			echo "L1 froze during an earlier attempt of this case ($(froze_summary "$f")); this result is from a fresh L1" >> "$work/notes"
+	done
 	timing=
 	b=$(field boot_ms); e=$(field elapsed_ms)
 	[ -n "$e" ] && timing="lkvm ran $((e / 1000)).$(( (e % 1000) / 100 )) s"
