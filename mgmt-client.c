@@ -411,16 +411,12 @@ int cmd_stop(int argc, char **argv)
 
 /* ---- balloon and stat ---- */
 
+/* What the VM accepts (mgmt.c): checked here for a usage message. */
 static bool valid_mib(const char *s)
 {
-	char *end;
-	unsigned long long v;
+	u64 mib;
 
-	if (*s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	return !errno && !*end && v > 0 && v <= (1ULL << 32);
+	return mgmt_parse_u64(s, MGMT_BALLOON_MAX_MIB, &mib) && mib;
 }
 
 int cmd_balloon(int argc, char **argv)
