@@ -279,9 +279,7 @@ static void test_held_until_wake(void)
 	u8 f[64];
 
 	fake_nic_clear();
-	pthread_mutex_lock(&nic.lock);
-	nic.no_room_left = 1;
-	pthread_mutex_unlock(&nic.lock);
+	fake_nic_no_room(1);
 	send_frame(be, f, arp_request(f, "10.0.2.2"));
 	usleep(200000);
 	pthread_mutex_lock(&nic.lock);

@@ -181,9 +181,7 @@ static void test_held_until_wake(void)
 	u8 f[64];
 
 	fake_nic_clear();
-	pthread_mutex_lock(&nic.lock);
-	nic.no_room_left = 2;
-	pthread_mutex_unlock(&nic.lock);
+	fake_nic_no_room(2);
 	send_frame(be, f, arp_request(f, HOST_IP));
 	usleep(200000);
 	pthread_mutex_lock(&nic.lock);
@@ -211,9 +209,7 @@ static void test_queued_frames_one_flush(void)
 	u8 f[64];
 
 	fake_nic_clear();
-	pthread_mutex_lock(&nic.lock);
-	nic.no_room_left = 1;
-	pthread_mutex_unlock(&nic.lock);
+	fake_nic_no_room(1);
 	for (int i = 0; i < 8; i++)
 		send_frame(be, f, arp_request(f, HOST_IP));
 	usleep(200000);	/* the kernel's 8 replies wait in the tap */

@@ -47,6 +47,13 @@ void fake_nic_clear(void)
 	pthread_mutex_unlock(&nic.lock);
 }
 
+void fake_nic_no_room(unsigned int n)
+{
+	pthread_mutex_lock(&nic.lock);
+	nic.no_room_left = n;
+	pthread_mutex_unlock(&nic.lock);
+}
+
 bool fake_nic_wait(bool (*match)(const struct rx_frame *), struct rx_frame *out)
 {
 	for (int i = 0; i < 300; i++) {

@@ -36,6 +36,8 @@ extern const struct net_rx_sink fake_nic_sink;
 
 /* Forget the frames received so far. */
 void fake_nic_clear(void);
+/* Refuse the next n deliveries, as a guest without receive buffers would. */
+void fake_nic_no_room(unsigned int n);
 /* Wait up to 3 s for a received frame that match accepts; copy it out. */
 bool fake_nic_wait(bool (*match)(const struct rx_frame *), struct rx_frame *out);
 
