@@ -5,9 +5,6 @@
  * gateway to a listener on the host's loopback and sends data, and
  * receives a connection through a hostfwd rule; frames wait while the
  * "guest" has no room.
- *
- * Parked under this name (not built) until the Makefile links libslirp
- * (LDLIBS += -lslirp): then rename it to tests/unit/test-net-slirp.c.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
