@@ -152,22 +152,33 @@ static int usage(const char *cmd, const char *text, const char *why)
 	return why ? LKVM_EXIT_USAGE : 0;
 }
 
-/* --name NAME and nothing else: -1 when parsed, else the exit status. */
-static int parse_name_only(int argc, char **argv, const char *text, const char **name)
+/*
+ * [--name NAME] and, if flag is not NULL, [--FLAG]; nothing else.  -1
+ * when parsed (*name NULL if not given), else the exit status (--help, or
+ * a usage error).  Which of them are required is the caller's to say.
+ */
+static int parse_name_flag(int argc, char **argv, const char *text, const char **name,
+			   const char *flag, bool *flag_given)
 {
-	static const struct option opts[] = {
+	/* With flag NULL its entry ends the table. */
+	const struct option opts[] = {
 		{ "name", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
+		{ flag, no_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
 
 	*name = NULL;
+	if (flag_given)
+		*flag_given = false;
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		if (opt == 'n')
 			*name = optarg;
+		else if (opt == 'f')
+			*flag_given = true;
 		else if (opt == 'h')
 			return usage(argv[0], text, NULL);
 		else
@@ -175,18 +186,18 @@ static int parse_name_only(int argc, char **argv, const char *text, const char *
 	}
 	if (optind < argc)
 		return usage(argv[0], text, "unexpected argument");
-	if (!*name)
-		return usage(argv[0], text, "--name is required");
 	return -1;
 }
 
 static int simple_command(int argc, char **argv, const char *request)
 {
-	const char *name;
-	int ret = parse_name_only(argc, argv, "--name NAME", &name);
+	const char *text = "--name NAME", *name;
+	int ret = parse_name_flag(argc, argv, text, &name, NULL, NULL);
 
 	if (ret >= 0)
 		return ret;
+	if (!name)
+		return usage(argv[0], text, "--name is required");
 	return vm_request(argv[0], name, 1, &request, NULL, NULL);
 }
 
@@ -384,30 +395,12 @@ static int stop_all(void)
 
 int cmd_stop(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "name", required_argument, NULL, 'n' },
-		{ "all", no_argument, NULL, 'a' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *text = "--name NAME | --all", *name = NULL;
-	bool all = false;
-	int opt, fd;
+	const char *text = "--name NAME | --all", *name;
+	bool all;
+	int fd, ret = parse_name_flag(argc, argv, text, &name, "all", &all);
 
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-		if (opt == 'n')
-			name = optarg;
-		else if (opt == 'a')
-			all = true;
-		else if (opt == 'h')
-			return usage(argv[0], text, NULL);
-		else
-			return usage(argv[0], text, "bad or incomplete option");
-	}
-	if (optind < argc)
-		return usage(argv[0], text, "unexpected argument");
+	if (ret >= 0)
+		return ret;
 	if (!name == !all)
 		return usage(argv[0], text, "give either --name or --all");
 	if (all)
@@ -418,16 +411,12 @@ int cmd_stop(int argc, char **argv)
 
 /* ---- balloon and stat ---- */
 
+/* What the VM accepts (mgmt.c): checked here for a usage message. */
 static bool valid_mib(const char *s)
 {
-	char *end;
-	unsigned long long v;
+	u64 mib;
 
-	if (*s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	return !errno && !*end && v > 0 && v <= (1ULL << 32);
+	return mgmt_parse_u64(s, MGMT_BALLOON_MAX_MIB, &mib) && mib;
 }
 
 int cmd_balloon(int argc, char **argv)
@@ -469,31 +458,13 @@ int cmd_balloon(int argc, char **argv)
 
 int cmd_stat(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "name", required_argument, NULL, 'n' },
-		{ "memory", no_argument, NULL, 'm' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *text = "--name NAME [--memory]";
-	const char *name = NULL, *req[2] = { "stat", "memory" };
-	bool memory = false;
-	int opt;
+	const char *name, *req[2] = { "stat", "memory" };
+	bool memory;
+	int ret = parse_name_flag(argc, argv, text, &name, "memory", &memory);
 
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-		if (opt == 'n')
-			name = optarg;
-		else if (opt == 'm')
-			memory = true;
-		else if (opt == 'h')
-			return usage(argv[0], text, NULL);
-		else
-			return usage(argv[0], text, "bad or incomplete option");
-	}
-	if (optind < argc)
-		return usage(argv[0], text, "unexpected argument");
+	if (ret >= 0)
+		return ret;
 	if (!name)
 		return usage(argv[0], text, "--name is required");
 	return vm_request(argv[0], name, memory ? 2 : 1, req, print_data, NULL);

@@ -271,6 +271,21 @@ enum mgmt_reply_kind mgmt_reply_kind(const char *line, const char **text)
 	return MGMT_REPLY_BAD;
 }
 
+bool mgmt_parse_u64(const char *s, u64 max, u64 *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
 int mgmt_write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;

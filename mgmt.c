@@ -115,21 +115,6 @@ static struct kvm_cpu *vcpu(struct kvm *kvm, unsigned int i)
 	return cpus && i < kvm->nr_cpus ? __atomic_load_n(&cpus[i], __ATOMIC_ACQUIRE) : NULL;
 }
 
-static bool parse_u64(const char *s, u64 max, u64 *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (*s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
 /* ---- commands ---- */
 
 static int do_info(struct session *s, int argc, char **argv)
@@ -197,7 +182,8 @@ static int do_balloon(struct session *s, int argc, char **argv)
 
 	if (!b)
 		return fail(s, "this VM has no balloon device (start it with --balloon)");
-	if ((!inflate && strcmp(argv[1], "deflate")) || !parse_u64(argv[2], 1ULL << 32, &mib) || !mib)
+	if ((!inflate && strcmp(argv[1], "deflate")) ||
+	    !mgmt_parse_u64(argv[2], MGMT_BALLOON_MAX_MIB, &mib) || !mib)
 		return fail(s, "usage: balloon inflate|deflate MIB");
 	virtio_balloon_get(b, &target, &actual);
 	pages = mib * BALLOON_PAGES_PER_MIB;
@@ -316,7 +302,7 @@ static int do_nmi(struct session *s, int argc, char **argv)
 	u64 id;
 	int ret;
 
-	if (!parse_u64(argv[1], UINT32_MAX, &id) || id >= s->kvm->nr_cpus)
+	if (!mgmt_parse_u64(argv[1], UINT32_MAX, &id) || id >= s->kvm->nr_cpus)
 		return fail(s, "no vCPU '%s': this VM has %u (numbered from 0)", argv[1],
 			    s->kvm->nr_cpus);
 	cpu = vcpu(s->kvm, id);

@@ -561,10 +561,6 @@ int gdb_stub_start(struct kvm *kvm, const char *spec)
 	int one = 1;
 	pthread_t t;
 
-	if (!gdb_arch_supported()) {
-		pr_err("--gdb: no gdb stub for this architecture yet");
-		return -ENOSYS;
-	}
 	if (gdb_parse_addr(spec, host, sizeof(host), &port)) {
 		pr_err("--gdb '%s': give [HOST:]PORT, e.g. 1234 or 127.0.0.1:1234", spec);
 		return -EINVAL;

@@ -37,41 +37,35 @@ const void *p9_get_bytes(struct p9_in *in, u32 n)
 	return p;
 }
 
+/* An n-byte little-endian field; 0 once the message is overrun. */
+static u64 get_le(struct p9_in *in, u32 n)
+{
+	const u8 *p = p9_get_bytes(in, n);
+	u64 v = 0;
+
+	for (u32 i = 0; p && i < n; i++)
+		v |= (u64)p[i] << (8 * i);
+	return v;
+}
+
 u8 p9_get_u8(struct p9_in *in)
 {
-	const u8 *p = p9_get_bytes(in, 1);
-
-	return p ? *p : 0;
+	return (u8)get_le(in, 1);
 }
 
 u16 p9_get_u16(struct p9_in *in)
 {
-	const void *p = p9_get_bytes(in, 2);
-	u16 v = 0;
-
-	if (p)
-		memcpy(&v, p, 2);
-	return le16toh(v);
+	return (u16)get_le(in, 2);
 }
 
 u32 p9_get_u32(struct p9_in *in)
 {
-	const void *p = p9_get_bytes(in, 4);
-	u32 v = 0;
-
-	if (p)
-		memcpy(&v, p, 4);
-	return le32toh(v);
+	return (u32)get_le(in, 4);
 }
 
 u64 p9_get_u64(struct p9_in *in)
 {
-	const void *p = p9_get_bytes(in, 8);
-	u64 v = 0;
-
-	if (p)
-		memcpy(&v, p, 8);
-	return le64toh(v);
+	return get_le(in, 8);
 }
 
 struct p9_str p9_get_str(struct p9_in *in)
@@ -142,27 +136,33 @@ void p9_put_bytes(struct p9_out *out, const void *data, u32 n)
 		memcpy(p, data, n);
 }
 
+/* An n-byte little-endian field (nothing but the overflow if no room). */
+static void put_le(struct p9_out *out, u64 v, u32 n)
+{
+	u8 *p = p9_put_reserve(out, n);
+
+	for (u32 i = 0; p && i < n; i++)
+		p[i] = (u8)(v >> (8 * i));
+}
+
 void p9_put_u8(struct p9_out *out, u8 v)
 {
-	p9_put_bytes(out, &v, 1);
+	put_le(out, v, 1);
 }
 
 void p9_put_u16(struct p9_out *out, u16 v)
 {
-	v = htole16(v);
-	p9_put_bytes(out, &v, 2);
+	put_le(out, v, 2);
 }
 
 void p9_put_u32(struct p9_out *out, u32 v)
 {
-	v = htole32(v);
-	p9_put_bytes(out, &v, 4);
+	put_le(out, v, 4);
 }
 
 void p9_put_u64(struct p9_out *out, u64 v)
 {
-	v = htole64(v);
-	p9_put_bytes(out, &v, 8);
+	put_le(out, v, 8);
 }
 
 void p9_put_strn(struct p9_out *out, const char *s, size_t len)

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include "lkvm/compiler.h"
 
 struct kvm;
 
@@ -33,6 +34,7 @@ struct kvm;
 #define MGMT_LINE_MAX 512	/* bytes of one line, newline included */
 #define MGMT_MAX_ARGS 4		/* command word plus arguments */
 #define MGMT_PATH_MAX 108	/* sizeof(sockaddr_un.sun_path) */
+#define MGMT_BALLOON_MAX_MIB (1ULL << 32)	/* largest MIB of "balloon" */
 
 /* ---- `lkvm run` side (mgmt.c) ---- */
 
@@ -105,6 +107,9 @@ ssize_t mgmt_read_line(struct mgmt_reader *r, char *line, size_t size);
 enum mgmt_reply_kind { MGMT_REPLY_DATA, MGMT_REPLY_OK, MGMT_REPLY_ERR, MGMT_REPLY_BAD };
 /* Classify a reply line; *text is what follows "DATA " or "ERR " ("" for OK). */
 enum mgmt_reply_kind mgmt_reply_kind(const char *line, const char **text);
+
+/* A number argument: decimal digits only, at most max; false if not. */
+bool mgmt_parse_u64(const char *s, u64 max, u64 *out);
 
 /* Write all of buf (no SIGPIPE): 0 or -errno. */
 int mgmt_write_all(int fd, const void *buf, size_t len);

@@ -60,8 +60,8 @@ void fuzz_driver_setup(struct virtio_device *vdev, u64 features, const struct fu
 
 		virtio_queue_set_size(vdev, i, q->size);
 		if (q->legacy_pfn) {
-			virtio_queue_set_legacy_pfn(vdev, i, (u32)q->desc, (u32)q->avail,
-						    (u32)q->used);
+			virtio_queue_set_legacy_pfn(vdev, i, q->legacy.pfn, q->legacy.page_size,
+						    q->legacy.align);
 			continue;
 		}
 		virtio_queue_set_addr(vdev, i, VIRTQ_AREA_DESC, q->desc);

@@ -65,13 +65,23 @@ struct virtio_transport_ops;
 /* A transport whose interrupts go nowhere, for targets that count none. */
 extern const struct virtio_transport_ops fuzz_quiet_transport;
 
-/* One queue as an input lays it out: the size and its three areas' GPAs. */
+/*
+ * One queue as an input lays it out: its size, then either its three
+ * areas' GPAs or, when legacy_pfn is set, what a legacy driver writes
+ * instead (one PFN register, the transport's page size and alignment;
+ * a legacy queue has no enable step).
+ */
 struct fuzz_queue {
 	u16 size;
-	u64 desc, avail, used;
-	/* A legacy driver's one register instead: desc, avail, used are then
-	 * the PFN, the page size and the alignment, and there is no enable. */
 	bool legacy_pfn;
+	union {
+		struct {
+			u64 desc, avail, used;
+		};
+		struct {
+			u32 pfn, page_size, align;
+		} legacy;
+	};
 };
 
 /*

@@ -136,11 +136,18 @@ static u64 features_of(u8 flags)
 /* Negotiate and set queue 0 up as the input says; DRIVER_OK last. */
 static void driver_setup(const struct setup *s)
 {
-	const struct fuzz_queue q = {
-		.size = s->qsize, .desc = s->desc, .avail = s->avail, .used = s->used,
-		.legacy_pfn = s->flags & F_LEGACY_LAYOUT,
-	};
+	struct fuzz_queue q = { .size = s->qsize, .legacy_pfn = s->flags & F_LEGACY_LAYOUT };
 
+	if (q.legacy_pfn) {
+		/* The input's three u64s carry the legacy values in their low halves. */
+		q.legacy.pfn = (u32)s->desc;
+		q.legacy.page_size = (u32)s->avail;
+		q.legacy.align = (u32)s->used;
+	} else {
+		q.desc = s->desc;
+		q.avail = s->avail;
+		q.used = s->used;
+	}
 	fuzz_driver_setup(&vdev, features_of(s->flags), &q, 1);
 }
 

@@ -190,13 +190,206 @@ static int rpc(void)
 	return rpc_len(len);
 }
 
+/*
+ * The T-messages, each laid out once: msg_X() builds one in tm (the
+ * virtio tests send it through the queue), t_X() sends it to fs.
+ */
+static void msg_version(u32 msize, const char *v)
+{
+	T(P9_TVERSION);
+	p9_put_u32(&tm, msize);
+	p9_put_str(&tm, v);
+}
+
+static void msg_attach(u32 fid, const char *uname)
+{
+	T(P9_TATTACH);
+	p9_put_u32(&tm, fid);
+	p9_put_u32(&tm, P9_NOFID);
+	p9_put_str(&tm, uname);
+	p9_put_str(&tm, "");
+	p9_put_u32(&tm, 0);
+}
+
+static void msg_walk(u32 fid, u32 newfid, unsigned int n, const char *const *names)
+{
+	T(P9_TWALK);
+	p9_put_u32(&tm, fid);
+	p9_put_u32(&tm, newfid);
+	p9_put_u16(&tm, (u16)n);
+	for (unsigned int i = 0; i < n; i++)
+		p9_put_str(&tm, names[i]);
+}
+
+static void msg_flush(u16 oldtag)
+{
+	T(P9_TFLUSH);
+	p9_put_u16(&tm, oldtag);
+}
+
+/* Tclunk, Tremove, Tstatfs, Treadlink, Tfsync (without datasync): fid[4]. */
+static void msg_fid_only(u8 type, u32 fid)
+{
+	T(type);
+	p9_put_u32(&tm, fid);
+}
+
+static void msg_lopen(u32 fid, u32 flags)
+{
+	T(P9_TLOPEN);
+	p9_put_u32(&tm, fid);
+	p9_put_u32(&tm, flags);
+}
+
+static void msg_lcreate(u32 fid, const char *name, u32 flags, u32 mode)
+{
+	T(P9_TLCREATE);
+	p9_put_u32(&tm, fid);
+	p9_put_str(&tm, name);
+	p9_put_u32(&tm, flags);
+	p9_put_u32(&tm, mode);
+	p9_put_u32(&tm, 0);
+}
+
+static void msg_write(u32 fid, u64 off, const void *buf, u32 n)
+{
+	T(P9_TWRITE);
+	p9_put_u32(&tm, fid);
+	p9_put_u64(&tm, off);
+	p9_put_u32(&tm, n);
+	p9_put_bytes(&tm, buf, n);
+}
+
+/* Tread and Treaddir: fid[4] offset[8] count[4]. */
+static void msg_read(u8 type, u32 fid, u64 off, u32 count)
+{
+	T(type);
+	p9_put_u32(&tm, fid);
+	p9_put_u64(&tm, off);
+	p9_put_u32(&tm, count);
+}
+
+static void msg_getattr(u32 fid)
+{
+	T(P9_TGETATTR);
+	p9_put_u32(&tm, fid);
+	p9_put_u64(&tm, P9_GETATTR_BASIC);
+}
+
+static void msg_setattr(u32 fid, u32 valid, u32 mode, u64 size, u64 mtime)
+{
+	T(P9_TSETATTR);
+	p9_put_u32(&tm, fid);
+	p9_put_u32(&tm, valid);
+	p9_put_u32(&tm, mode);
+	p9_put_u32(&tm, 0);
+	p9_put_u32(&tm, 0);
+	p9_put_u64(&tm, size);
+	p9_put_u64(&tm, 0);
+	p9_put_u64(&tm, 0);
+	p9_put_u64(&tm, mtime);
+	p9_put_u64(&tm, 0);
+}
+
+static void msg_mkdir(u32 dfid, const char *name, u32 mode)
+{
+	T(P9_TMKDIR);
+	p9_put_u32(&tm, dfid);
+	p9_put_str(&tm, name);
+	p9_put_u32(&tm, mode);
+	p9_put_u32(&tm, 0);
+}
+
+static void msg_symlink(u32 dfid, const char *name, const char *target)
+{
+	T(P9_TSYMLINK);
+	p9_put_u32(&tm, dfid);
+	p9_put_str(&tm, name);
+	p9_put_str(&tm, target);
+	p9_put_u32(&tm, 0);
+}
+
+static void msg_mknod(u32 dfid, const char *name, u32 mode, u32 major, u32 minor)
+{
+	T(P9_TMKNOD);
+	p9_put_u32(&tm, dfid);
+	p9_put_str(&tm, name);
+	p9_put_u32(&tm, mode);
+	p9_put_u32(&tm, major);
+	p9_put_u32(&tm, minor);
+	p9_put_u32(&tm, 0);
+}
+
+static void msg_link(u32 dfid, u32 fid, const char *name)
+{
+	T(P9_TLINK);
+	p9_put_u32(&tm, dfid);
+	p9_put_u32(&tm, fid);
+	p9_put_str(&tm, name);
+}
+
+static void msg_renameat(u32 odfid, const char *oname, u32 ndfid, const char *nname)
+{
+	T(P9_TRENAMEAT);
+	p9_put_u32(&tm, odfid);
+	p9_put_str(&tm, oname);
+	p9_put_u32(&tm, ndfid);
+	p9_put_str(&tm, nname);
+}
+
+static void msg_rename(u32 fid, u32 dfid, const char *name)
+{
+	T(P9_TRENAME);
+	p9_put_u32(&tm, fid);
+	p9_put_u32(&tm, dfid);
+	p9_put_str(&tm, name);
+}
+
+static void msg_unlinkat(u32 dfid, const char *name, u32 flags)
+{
+	T(P9_TUNLINKAT);
+	p9_put_u32(&tm, dfid);
+	p9_put_str(&tm, name);
+	p9_put_u32(&tm, flags);
+}
+
+/* Tlock (flags 0) and Tgetlock: a byte range of fid, for proc_id of client. */
+static void msg_lock(u8 type, u32 fid, u8 lock_type, u64 start, u64 length, u32 proc_id,
+		     const char *client)
+{
+	T(type);
+	p9_put_u32(&tm, fid);
+	p9_put_u8(&tm, lock_type);
+	if (type == P9_TLOCK)
+		p9_put_u32(&tm, 0);
+	p9_put_u64(&tm, start);
+	p9_put_u64(&tm, length);
+	p9_put_u32(&tm, proc_id);
+	p9_put_str(&tm, client);
+}
+
+static void msg_xattrwalk(u32 fid, u32 newfid, const char *name)
+{
+	T(P9_TXATTRWALK);
+	p9_put_u32(&tm, fid);
+	p9_put_u32(&tm, newfid);
+	p9_put_str(&tm, name);
+}
+
+static void msg_xattrcreate(u32 fid, const char *name, u64 size, u32 flags)
+{
+	T(P9_TXATTRCREATE);
+	p9_put_u32(&tm, fid);
+	p9_put_str(&tm, name);
+	p9_put_u64(&tm, size);
+	p9_put_u32(&tm, flags);
+}
+
 static int t_version(u32 msize, const char *v, u32 *got_msize, char *got_v)
 {
 	int ret;
 
-	T(P9_TVERSION);
-	p9_put_u32(&tm, msize);
-	p9_put_str(&tm, v);
+	msg_version(msize, v);
 	ret = rpc();
 	if (!ret) {
 		struct p9_str s;
@@ -213,12 +406,7 @@ static int t_attach(u32 fid, struct p9_qid *qid)
 {
 	int ret;
 
-	T(P9_TATTACH);
-	p9_put_u32(&tm, fid);
-	p9_put_u32(&tm, P9_NOFID);
-	p9_put_str(&tm, "root");
-	p9_put_str(&tm, "");
-	p9_put_u32(&tm, 0);
+	msg_attach(fid, "root");
 	ret = rpc();
 	if (!ret && qid)
 		*qid = p9_get_qid(&R);
@@ -231,12 +419,7 @@ static int t_walkv(u32 fid, u32 newfid, unsigned int n, const char *const *names
 {
 	int ret;
 
-	T(P9_TWALK);
-	p9_put_u32(&tm, fid);
-	p9_put_u32(&tm, newfid);
-	p9_put_u16(&tm, (u16)n);
-	for (unsigned int i = 0; i < n; i++)
-		p9_put_str(&tm, names[i]);
+	msg_walk(fid, newfid, n, names);
 	ret = rpc();
 	if (!ret) {
 		unsigned int k = p9_get_u16(&R);
@@ -267,27 +450,19 @@ static int t_walk1(u32 fid, u32 newfid, const char *name, struct p9_qid *qid)
 
 static int t_clunk(u32 fid)
 {
-	T(P9_TCLUNK);
-	p9_put_u32(&tm, fid);
+	msg_fid_only(P9_TCLUNK, fid);
 	return rpc();
 }
 
 static int t_lopen(u32 fid, u32 flags)
 {
-	T(P9_TLOPEN);
-	p9_put_u32(&tm, fid);
-	p9_put_u32(&tm, flags);
+	msg_lopen(fid, flags);
 	return rpc();
 }
 
 static int t_lcreate(u32 fid, const char *name, u32 flags, u32 mode)
 {
-	T(P9_TLCREATE);
-	p9_put_u32(&tm, fid);
-	p9_put_str(&tm, name);
-	p9_put_u32(&tm, flags);
-	p9_put_u32(&tm, mode);
-	p9_put_u32(&tm, 0);
+	msg_lcreate(fid, name, flags, mode);
 	return rpc();
 }
 
@@ -295,11 +470,7 @@ static int t_write(u32 fid, u64 off, const void *buf, u32 n, u32 *written)
 {
 	int ret;
 
-	T(P9_TWRITE);
-	p9_put_u32(&tm, fid);
-	p9_put_u64(&tm, off);
-	p9_put_u32(&tm, n);
-	p9_put_bytes(&tm, buf, n);
+	msg_write(fid, off, buf, n);
 	ret = rpc();
 	if (!ret)
 		*written = p9_get_u32(&R);
@@ -310,10 +481,7 @@ static int t_read(u32 fid, u64 off, u32 count, void *buf, u32 *got)
 {
 	int ret;
 
-	T(P9_TREAD);
-	p9_put_u32(&tm, fid);
-	p9_put_u64(&tm, off);
-	p9_put_u32(&tm, count);
+	msg_read(P9_TREAD, fid, off, count);
 	ret = rpc();
 	if (!ret) {
 		const void *d;
@@ -355,9 +523,7 @@ static int t_getattr(u32 fid, struct attr *a)
 {
 	int ret;
 
-	T(P9_TGETATTR);
-	p9_put_u32(&tm, fid);
-	p9_put_u64(&tm, P9_GETATTR_BASIC);
+	msg_getattr(fid);
 	ret = rpc();
 	if (!ret) {
 		CHECK_EQ(p9_get_u64(&R), P9_GETATTR_BASIC);
@@ -382,37 +548,19 @@ static int t_getattr(u32 fid, struct attr *a)
 
 static int t_setattr(u32 fid, u32 valid, u32 mode, u64 size, u64 mtime)
 {
-	T(P9_TSETATTR);
-	p9_put_u32(&tm, fid);
-	p9_put_u32(&tm, valid);
-	p9_put_u32(&tm, mode);
-	p9_put_u32(&tm, 0);
-	p9_put_u32(&tm, 0);
-	p9_put_u64(&tm, size);
-	p9_put_u64(&tm, 0);
-	p9_put_u64(&tm, 0);
-	p9_put_u64(&tm, mtime);
-	p9_put_u64(&tm, 0);
+	msg_setattr(fid, valid, mode, size, mtime);
 	return rpc();
 }
 
 static int t_mkdir(u32 dfid, const char *name, u32 mode)
 {
-	T(P9_TMKDIR);
-	p9_put_u32(&tm, dfid);
-	p9_put_str(&tm, name);
-	p9_put_u32(&tm, mode);
-	p9_put_u32(&tm, 0);
+	msg_mkdir(dfid, name, mode);
 	return rpc();
 }
 
 static int t_symlink(u32 dfid, const char *name, const char *target)
 {
-	T(P9_TSYMLINK);
-	p9_put_u32(&tm, dfid);
-	p9_put_str(&tm, name);
-	p9_put_str(&tm, target);
-	p9_put_u32(&tm, 0);
+	msg_symlink(dfid, name, target);
 	return rpc();
 }
 
@@ -420,8 +568,7 @@ static int t_readlink(u32 fid, char *buf)
 {
 	int ret;
 
-	T(P9_TREADLINK);
-	p9_put_u32(&tm, fid);
+	msg_fid_only(P9_TREADLINK, fid);
 	ret = rpc();
 	if (!ret) {
 		struct p9_str s = p9_get_str(&R);
@@ -434,64 +581,43 @@ static int t_readlink(u32 fid, char *buf)
 
 static int t_mknod(u32 dfid, const char *name, u32 mode, u32 major, u32 minor)
 {
-	T(P9_TMKNOD);
-	p9_put_u32(&tm, dfid);
-	p9_put_str(&tm, name);
-	p9_put_u32(&tm, mode);
-	p9_put_u32(&tm, major);
-	p9_put_u32(&tm, minor);
-	p9_put_u32(&tm, 0);
+	msg_mknod(dfid, name, mode, major, minor);
 	return rpc();
 }
 
 static int t_link(u32 dfid, u32 fid, const char *name)
 {
-	T(P9_TLINK);
-	p9_put_u32(&tm, dfid);
-	p9_put_u32(&tm, fid);
-	p9_put_str(&tm, name);
+	msg_link(dfid, fid, name);
 	return rpc();
 }
 
 static int t_renameat(u32 odfid, const char *oname, u32 ndfid, const char *nname)
 {
-	T(P9_TRENAMEAT);
-	p9_put_u32(&tm, odfid);
-	p9_put_str(&tm, oname);
-	p9_put_u32(&tm, ndfid);
-	p9_put_str(&tm, nname);
+	msg_renameat(odfid, oname, ndfid, nname);
 	return rpc();
 }
 
 static int t_rename(u32 fid, u32 dfid, const char *name)
 {
-	T(P9_TRENAME);
-	p9_put_u32(&tm, fid);
-	p9_put_u32(&tm, dfid);
-	p9_put_str(&tm, name);
+	msg_rename(fid, dfid, name);
 	return rpc();
 }
 
 static int t_unlinkat(u32 dfid, const char *name, u32 flags)
 {
-	T(P9_TUNLINKAT);
-	p9_put_u32(&tm, dfid);
-	p9_put_str(&tm, name);
-	p9_put_u32(&tm, flags);
+	msg_unlinkat(dfid, name, flags);
 	return rpc();
 }
 
 static int t_remove(u32 fid)
 {
-	T(P9_TREMOVE);
-	p9_put_u32(&tm, fid);
+	msg_fid_only(P9_TREMOVE, fid);
 	return rpc();
 }
 
 static int t_fid_only(u8 type, u32 fid)
 {
-	T(type);
-	p9_put_u32(&tm, fid);
+	msg_fid_only(type, fid);
 	return rpc();
 }
 
@@ -508,10 +634,8 @@ static int t_list(u32 dirfid, u32 tmpfid, char names[][64], int max, int *n)
 	while (!ret) {
 		u32 count;
 
-		T(P9_TREADDIR);
-		p9_put_u32(&tm, tmpfid);
-		p9_put_u64(&tm, off);
-		p9_put_u32(&tm, 100);	/* a few entries per call: offsets matter */
+		/* A few entries per call: offsets matter. */
+		msg_read(P9_TREADDIR, tmpfid, off, 100);
 		ret = rpc();
 		if (ret)
 			break;
@@ -749,7 +873,7 @@ static void test_file_life(void)
 	static u8 data[200000], back[200000];
 	char names[16][64];
 	struct attr a;
-	u32 n, done = 0;
+	u32 n = 0, done = 0;
 	int count;
 
 	session(false, true);
@@ -964,54 +1088,24 @@ static void test_lock_and_xattr(void)
 	session(false, true);
 	host_write("f", "x", 1);
 	CHECK_EQ(t_walk1(0, 1, "f", NULL), 0);
-	T(P9_TLOCK);
-	p9_put_u32(&tm, 1);
-	p9_put_u8(&tm, P9_LOCK_TYPE_WRLCK);
-	p9_put_u32(&tm, 0);
-	p9_put_u64(&tm, 0);
-	p9_put_u64(&tm, 0);
-	p9_put_u32(&tm, 42);
-	p9_put_str(&tm, "guest");
+	msg_lock(P9_TLOCK, 1, P9_LOCK_TYPE_WRLCK, 0, 0, 42, "guest");
 	CHECK_EQ(rpc(), EBADF);	/* not open */
 	CHECK_EQ(t_lopen(1, P9_DOTL_RDWR), 0);
-	T(P9_TLOCK);
-	p9_put_u32(&tm, 1);
-	p9_put_u8(&tm, P9_LOCK_TYPE_WRLCK);
-	p9_put_u32(&tm, 0);
-	p9_put_u64(&tm, 0);
-	p9_put_u64(&tm, 0);
-	p9_put_u32(&tm, 42);
-	p9_put_str(&tm, "guest");
+	msg_lock(P9_TLOCK, 1, P9_LOCK_TYPE_WRLCK, 0, 0, 42, "guest");
 	CHECK_EQ(rpc(), 0);
 	CHECK_EQ(p9_get_u8(&R), P9_LOCK_SUCCESS);
-	T(P9_TGETLOCK);
-	p9_put_u32(&tm, 1);
-	p9_put_u8(&tm, P9_LOCK_TYPE_RDLCK);
-	p9_put_u64(&tm, 5);
-	p9_put_u64(&tm, 10);
-	p9_put_u32(&tm, 42);
-	p9_put_str(&tm, "guest");
+	msg_lock(P9_TGETLOCK, 1, P9_LOCK_TYPE_RDLCK, 5, 10, 42, "guest");
 	CHECK_EQ(rpc(), 0);
 	CHECK_EQ(p9_get_u8(&R), P9_LOCK_TYPE_UNLCK);
 	CHECK_EQ(p9_get_u64(&R), 5);
 	CHECK_EQ(p9_get_u64(&R), 10);
 
-	T(P9_TXATTRWALK);
-	p9_put_u32(&tm, 1);
-	p9_put_u32(&tm, 2);
-	p9_put_str(&tm, "user.x");
+	msg_xattrwalk(1, 2, "user.x");
 	CHECK_EQ(rpc(), EOPNOTSUPP);
 	CHECK_EQ(t_clunk(2), EBADF);
-	T(P9_TXATTRCREATE);
-	p9_put_u32(&tm, 1);
-	p9_put_str(&tm, "user.x");
-	p9_put_u64(&tm, 3);
-	p9_put_u32(&tm, 0);
+	msg_xattrcreate(1, "user.x", 3, 0);
 	CHECK_EQ(rpc(), EOPNOTSUPP);
-	T(P9_TXATTRWALK);
-	p9_put_u32(&tm, 77);
-	p9_put_u32(&tm, 2);
-	p9_put_str(&tm, "");
+	msg_xattrwalk(77, 2, "");
 	CHECK_EQ(rpc(), EBADF);
 	CHECK_EQ(t_clunk(1), 0);
 }
@@ -1293,8 +1387,7 @@ static void test_malformed_frames(void)
 	CHECK(rep[5] == 0xff && rep[6] == 0xff);
 	CHECK_EQ(rep[7], EINVAL);
 	/* Size field larger than what arrived, smaller than a header. */
-	T(P9_TCLUNK);
-	p9_put_u32(&tm, 0);
+	msg_fid_only(P9_TCLUNK, 0);
 	len = p9_msg_end(&tm);
 	req[0] = (u8)(len + 1);
 	CHECK_EQ(rpc_len(len), EINVAL);
@@ -1390,8 +1483,7 @@ static void test_malformed_frames(void)
 	CHECK_EQ(p9_handle(&fs, req, len, rep, reply_cap), 0);
 	reply_cap = P9_MAX_MSIZE;
 	/* A request in an exact-size heap buffer (ASan guards its end). */
-	T(P9_TSTATFS);
-	p9_put_u32(&tm, 0);
+	msg_fid_only(P9_TSTATFS, 0);
 	len = p9_msg_end(&tm);
 	small = malloc(len);
 	memcpy(small, req, len);
@@ -1406,133 +1498,69 @@ static void test_malformed_frames(void)
  */
 static void build_request(u8 type)
 {
-	T(type);
 	switch (type) {
 	case P9_TVERSION:
-		p9_put_u32(&tm, 8192);
-		p9_put_str(&tm, P9_VERSION_L);
+		msg_version(8192, P9_VERSION_L);
 		break;
 	case P9_TATTACH:
-		p9_put_u32(&tm, 50);
-		p9_put_u32(&tm, P9_NOFID);
-		p9_put_str(&tm, "u");
-		p9_put_str(&tm, "");
-		p9_put_u32(&tm, 0);
+		msg_attach(50, "u");
 		break;
 	case P9_TFLUSH:
-		p9_put_u16(&tm, 1);
+		msg_flush(1);
 		break;
 	case P9_TWALK:
-		p9_put_u32(&tm, 0);
-		p9_put_u32(&tm, 51);
-		p9_put_u16(&tm, 1);
-		p9_put_str(&tm, "victim");
+		msg_walk(0, 51, 1, (const char *const[]){ "victim" });
 		break;
 	case P9_TLCREATE:
-		p9_put_u32(&tm, 0);
-		p9_put_str(&tm, "made");
-		p9_put_u32(&tm, P9_DOTL_RDWR | P9_DOTL_CREATE);
-		p9_put_u32(&tm, 0644);
-		p9_put_u32(&tm, 0);
+		msg_lcreate(0, "made", P9_DOTL_RDWR | P9_DOTL_CREATE, 0644);
 		break;
 	case P9_TSYMLINK:
-		p9_put_u32(&tm, 0);
-		p9_put_str(&tm, "made");
-		p9_put_str(&tm, "target");
-		p9_put_u32(&tm, 0);
+		msg_symlink(0, "made", "target");
 		break;
 	case P9_TMKNOD:
-		p9_put_u32(&tm, 0);
-		p9_put_str(&tm, "made");
-		p9_put_u32(&tm, S_IFIFO | 0644);
-		p9_put_u32(&tm, 0);
-		p9_put_u32(&tm, 0);
-		p9_put_u32(&tm, 0);
+		msg_mknod(0, "made", S_IFIFO | 0644, 0, 0);
 		break;
 	case P9_TMKDIR:
-		p9_put_u32(&tm, 0);
-		p9_put_str(&tm, "made");
-		p9_put_u32(&tm, 0755);
-		p9_put_u32(&tm, 0);
+		msg_mkdir(0, "made", 0755);
 		break;
 	case P9_TUNLINKAT:
-		p9_put_u32(&tm, 0);
-		p9_put_str(&tm, "victim");
-		p9_put_u32(&tm, 0);
+		msg_unlinkat(0, "victim", 0);
 		break;
 	case P9_TRENAMEAT:
-		p9_put_u32(&tm, 0);
-		p9_put_str(&tm, "victim");
-		p9_put_u32(&tm, 0);
-		p9_put_str(&tm, "made");
+		msg_renameat(0, "victim", 0, "made");
 		break;
 	case P9_TRENAME:
-		p9_put_u32(&tm, 1);
-		p9_put_u32(&tm, 0);
-		p9_put_str(&tm, "made");
+		msg_rename(1, 0, "made");
 		break;
 	case P9_TLINK:
-		p9_put_u32(&tm, 0);
-		p9_put_u32(&tm, 1);
-		p9_put_str(&tm, "made");
+		msg_link(0, 1, "made");
 		break;
 	case P9_TSETATTR:
-		p9_put_u32(&tm, 1);
-		p9_put_u32(&tm, P9_SETATTR_SIZE);
-		for (int i = 0; i < 3; i++)
-			p9_put_u32(&tm, 0);
-		for (int i = 0; i < 5; i++)
-			p9_put_u64(&tm, 0);
+		msg_setattr(1, P9_SETATTR_SIZE, 0, 0, 0);
 		break;
 	case P9_TXATTRWALK:
-		p9_put_u32(&tm, 1);
-		p9_put_u32(&tm, 52);
-		p9_put_str(&tm, "user.a");
+		msg_xattrwalk(1, 52, "user.a");
 		break;
 	case P9_TXATTRCREATE:
-		p9_put_u32(&tm, 1);
-		p9_put_str(&tm, "user.a");
-		p9_put_u64(&tm, 1);
-		p9_put_u32(&tm, 0);
+		msg_xattrcreate(1, "user.a", 1, 0);
 		break;
-	case P9_TLOCK:
-		p9_put_u32(&tm, 1);
-		p9_put_u8(&tm, P9_LOCK_TYPE_WRLCK);
-		p9_put_u32(&tm, 0);
-		p9_put_u64(&tm, 0);
-		p9_put_u64(&tm, 0);
-		p9_put_u32(&tm, 1);
-		p9_put_str(&tm, "c");
-		break;
-	case P9_TGETLOCK:
-		p9_put_u32(&tm, 1);
-		p9_put_u8(&tm, P9_LOCK_TYPE_WRLCK);
-		p9_put_u64(&tm, 0);
-		p9_put_u64(&tm, 0);
-		p9_put_u32(&tm, 1);
-		p9_put_str(&tm, "c");
+	case P9_TLOCK: case P9_TGETLOCK:
+		msg_lock(type, 1, P9_LOCK_TYPE_WRLCK, 0, 0, 1, "c");
 		break;
 	case P9_TGETATTR:
-		p9_put_u32(&tm, 1);
-		p9_put_u64(&tm, P9_GETATTR_BASIC);
+		msg_getattr(1);
 		break;
 	case P9_TLOPEN:
-		p9_put_u32(&tm, 1);
-		p9_put_u32(&tm, P9_DOTL_RDWR | P9_DOTL_TRUNC);
+		msg_lopen(1, P9_DOTL_RDWR | P9_DOTL_TRUNC);
 		break;
 	case P9_TREAD: case P9_TREADDIR:
-		p9_put_u32(&tm, 1);
-		p9_put_u64(&tm, 0);
-		p9_put_u32(&tm, 100);
+		msg_read(type, 1, 0, 100);
 		break;
 	case P9_TWRITE:
-		p9_put_u32(&tm, 1);
-		p9_put_u64(&tm, 0);
-		p9_put_u32(&tm, 3);
-		p9_put_bytes(&tm, "abc", 3);
+		msg_write(1, 0, "abc", 3);
 		break;
 	default:	/* Tstatfs, Treadlink, Tclunk, Tremove: fid[4] */
-		p9_put_u32(&tm, 1);
+		msg_fid_only(type, 1);
 		break;
 	}
 }
@@ -1755,20 +1783,29 @@ static int vrpc(struct virtio_device *vdev, u64 at, u32 reply_len, u32 *used_len
 	return check_reply(e.len);
 }
 
-static void test_virtio_device(void)
+/* A virtio-9p device sharing the export, spec "<export>,<opts>" (tag[,ro]). */
+static struct virtio_device *vdev_create(const char *opts)
 {
-	struct virtio_device *vdev;
+	struct virtio_device *vdev = NULL;
 	struct p9_params params;
 	const char *why = NULL;
 	char spec[300];
+
+	snprintf(spec, sizeof(spec), "%s,%s", root, opts);
+	CHECK_EQ(virtio_9p_parse_spec(spec, &params, &why), 0);
+	CHECK_EQ(virtio_9p_init(&vkvm, &params, &vdev), 0);
+	return vdev;
+}
+
+static void test_virtio_device(void)
+{
+	struct virtio_device *vdev;
 	u8 cfg[16] = { 0 };
 	u32 got, used;
 
 	export_clear();
 	host_write("hello.txt", "hello, guest", 12);
-	snprintf(spec, sizeof(spec), "%s,hostshare", root);
-	CHECK_EQ(virtio_9p_parse_spec(spec, &params, &why), 0);
-	CHECK_EQ(virtio_9p_init(&vkvm, &params, &vdev), 0);
+	vdev = vdev_create("hostshare");
 	CHECK_EQ(vdev->ops->device_id, VIRTIO_ID_9P);
 	CHECK(vdev->device_features & (1ULL << VIRTIO_9P_MOUNT_TAG));
 	virtio_config_read(vdev, 0, cfg, sizeof(cfg));
@@ -1781,38 +1818,21 @@ static void test_virtio_device(void)
 		device_up(vdev);
 		/* Fids do not survive a device reset. */
 		if (round) {
-			T(P9_TCLUNK);
-			p9_put_u32(&tm, 1);
+			msg_fid_only(P9_TCLUNK, 1);
 			CHECK_EQ(vrpc(vdev, BUF_GPA, 4096, &used), EBADF);
 		}
-		T(P9_TVERSION);
-		p9_put_u32(&tm, 1u << 20);
-		p9_put_str(&tm, P9_VERSION_L);
+		msg_version(1u << 20, P9_VERSION_L);
 		CHECK_EQ(vrpc(vdev, BUF_GPA, 4096, &used), 0);
 		CHECK_EQ(p9_get_u32(&R), P9_MAX_MSIZE);
-		T(P9_TATTACH);
-		p9_put_u32(&tm, 0);
-		p9_put_u32(&tm, P9_NOFID);
-		p9_put_str(&tm, "");
-		p9_put_str(&tm, "");
-		p9_put_u32(&tm, 0);
+		msg_attach(0, "");
 		CHECK_EQ(vrpc(vdev, BUF_GPA + 0x10000, 4096, &used), 0);
-		T(P9_TWALK);
-		p9_put_u32(&tm, 0);
-		p9_put_u32(&tm, 1);
-		p9_put_u16(&tm, 1);
-		p9_put_str(&tm, "hello.txt");
+		msg_walk(0, 1, 1, (const char *const[]){ "hello.txt" });
 		CHECK_EQ(vrpc(vdev, BUF_GPA + 0x20000, 4096, &used), 0);
-		T(P9_TLOPEN);
-		p9_put_u32(&tm, 1);
-		p9_put_u32(&tm, P9_DOTL_RDONLY);
+		msg_lopen(1, P9_DOTL_RDONLY);
 		CHECK_EQ(vrpc(vdev, BUF_GPA + 0x30000, 4096, &used), 0);
 
 		/* A read whose reply header and data land in separate buffers. */
-		T(P9_TREAD);
-		p9_put_u32(&tm, 1);
-		p9_put_u64(&tm, 0);
-		p9_put_u32(&tm, 100);
+		msg_read(P9_TREAD, 1, 0, 100);
 		{
 			u32 len = p9_msg_end(&tm);
 			u64 g[3] = { BUF_GPA + 0x40000, BUF_GPA + 0x41000, BUF_GPA + 0x42000 };
@@ -1828,8 +1848,7 @@ static void test_virtio_device(void)
 			CHECK(!memcmp(gpa(g[2]), "hello", 5));
 		}
 		/* A chain without room for even an Rlerror comes back empty. */
-		T(P9_TCLUNK);
-		p9_put_u32(&tm, 0);
+		msg_fid_only(P9_TCLUNK, 0);
 		CHECK_EQ(vrpc(vdev, BUF_GPA + 0x50000, 4, &used), -1);
 		CHECK_EQ(used, 0);
 		CHECK(!virtio_device_is_broken(vdev));
@@ -1858,52 +1877,30 @@ static void test_virtio_flush_order(void)
 {
 	static u8 data[P9_MAX_MSIZE - 64];
 	struct virtio_device *vdev;
-	struct p9_params params;
-	const char *why = NULL;
-	char spec[300];
 	int misordered = 0, rounds = 40;
 	u32 used;
 
 	export_clear();
 	memset(data, 0xa5, sizeof(data));
 	host_write("big", data, sizeof(data));
-	snprintf(spec, sizeof(spec), "%s,t,ro", root);
-	CHECK_EQ(virtio_9p_parse_spec(spec, &params, &why), 0);
-	CHECK_EQ(virtio_9p_init(&vkvm, &params, &vdev), 0);
+	vdev = vdev_create("t,ro");
 	device_up(vdev);
-	T(P9_TVERSION);
-	p9_put_u32(&tm, P9_MAX_MSIZE);
-	p9_put_str(&tm, P9_VERSION_L);
+	msg_version(P9_MAX_MSIZE, P9_VERSION_L);
 	CHECK_EQ(vrpc(vdev, BUF_GPA, 4096, &used), 0);
-	T(P9_TATTACH);
-	p9_put_u32(&tm, 0);
-	p9_put_u32(&tm, P9_NOFID);
-	p9_put_str(&tm, "");
-	p9_put_str(&tm, "");
-	p9_put_u32(&tm, 0);
+	msg_attach(0, "");
 	CHECK_EQ(vrpc(vdev, BUF_GPA, 4096, &used), 0);
-	T(P9_TWALK);
-	p9_put_u32(&tm, 0);
-	p9_put_u32(&tm, 1);
-	p9_put_u16(&tm, 1);
-	p9_put_str(&tm, "big");
+	msg_walk(0, 1, 1, (const char *const[]){ "big" });
 	CHECK_EQ(vrpc(vdev, BUF_GPA, 4096, &used), 0);
-	T(P9_TLOPEN);
-	p9_put_u32(&tm, 1);
-	p9_put_u32(&tm, P9_DOTL_RDONLY);
+	msg_lopen(1, P9_DOTL_RDONLY);
 	CHECK_EQ(vrpc(vdev, BUF_GPA, 4096, &used), 0);
 
 	for (int round = 0; round < rounds; round++) {
 		u16 read_head, flush_head, read_tag;
 
-		T(P9_TREAD);
-		p9_put_u32(&tm, 1);
-		p9_put_u64(&tm, 0);
-		p9_put_u32(&tm, sizeof(data));
+		msg_read(P9_TREAD, 1, 0, sizeof(data));
 		read_tag = sent_tag;
 		read_head = queue_msg(BUF_GPA, P9_MAX_MSIZE);
-		T(P9_TFLUSH);
-		p9_put_u16(&tm, read_tag);
+		msg_flush(read_tag);
 		flush_head = queue_msg(BUF_GPA + 0x100000, 64);
 		virtio_queue_notify(vdev, 0);
 		if (!wait_used(avail_idx)) {
@@ -1952,24 +1949,16 @@ bool __wrap_p9_peek_header(const void *msg, u32 len, u8 *type, u16 *tag)
 static void test_virtio_header_fetched_once(void)
 {
 	struct virtio_device *vdev;
-	struct p9_params params;
-	const char *why = NULL;
-	char spec[300];
 	u32 used;
 	u16 tag;
 
 	export_clear();
-	snprintf(spec, sizeof(spec), "%s,t", root);
-	CHECK_EQ(virtio_9p_parse_spec(spec, &params, &why), 0);
-	CHECK_EQ(virtio_9p_init(&vkvm, &params, &vdev), 0);
+	vdev = vdev_create("t");
 	device_up(vdev);
-	T(P9_TVERSION);
-	p9_put_u32(&tm, P9_MAX_MSIZE);
-	p9_put_str(&tm, P9_VERSION_L);
+	msg_version(P9_MAX_MSIZE, P9_VERSION_L);
 	CHECK_EQ(vrpc(vdev, BUF_GPA, 4096, &used), 0);
 	retagged = 0;
-	T(P9_TCLUNK);
-	p9_put_u32(&tm, 7);
+	msg_fid_only(P9_TCLUNK, 7);
 	retag_at = gpa(BUF_GPA);
 	CHECK_EQ(vrpc(vdev, BUF_GPA, 4096, &used), EBADF);
 	memcpy(&tag, rep + 5, sizeof(tag));

@@ -162,6 +162,28 @@ static void test_reply_kinds(void)
 	CHECK_EQ(mgmt_reply_kind("", &t), MGMT_REPLY_BAD);
 }
 
+/* Number arguments: digits only, no sign, space or suffix, at most max. */
+static void test_number_arguments(void)
+{
+	u64 v = 7;
+
+	CHECK(mgmt_parse_u64("0", 10, &v));
+	CHECK_EQ(v, 0);
+	CHECK(mgmt_parse_u64("4294967296", MGMT_BALLOON_MAX_MIB, &v));
+	CHECK_EQ(v, MGMT_BALLOON_MAX_MIB);
+	v = 7;
+	CHECK(!mgmt_parse_u64("4294967297", MGMT_BALLOON_MAX_MIB, &v));
+	CHECK(!mgmt_parse_u64("18446744073709551616", UINT64_MAX, &v));	/* ERANGE */
+	CHECK(!mgmt_parse_u64("", 10, &v));
+	CHECK(!mgmt_parse_u64("-1", 10, &v));
+	CHECK(!mgmt_parse_u64("+1", 10, &v));
+	CHECK(!mgmt_parse_u64(" 1", 10, &v));
+	CHECK(!mgmt_parse_u64("1 ", 10, &v));
+	CHECK(!mgmt_parse_u64("1k", 10, &v));
+	CHECK(!mgmt_parse_u64("0x1", 10, &v));
+	CHECK_EQ(v, 7);		/* untouched when refused */
+}
+
 static void test_line_reader(void)
 {
 	struct mgmt_reader r;
@@ -578,6 +600,7 @@ int main(void)
 	RUN(test_dir_and_path);
 	RUN(test_request_lines);
 	RUN(test_reply_kinds);
+	RUN(test_number_arguments);
 	RUN(test_line_reader);
 	RUN(test_server_without_directory);
 	RUN(test_duplicate_name);

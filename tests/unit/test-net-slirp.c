@@ -1,12 +1,10 @@
 /*
- * The user-mode (libslirp) back end without a guest: a fake NIC (the
- * sink below) gets a DHCP lease with the documented defaults, resolves
- * the gateway, opens a TCP connection through the gateway to a listener
- * on the host's loopback and sends data, and receives a connection
- * through a hostfwd rule; frames wait while the "guest" has no room.
- *
- * Parked under this name (not built) until the Makefile links libslirp
- * (LDLIBS += -lslirp): then rename it to tests/unit/test-net-slirp.c.
+ * The user-mode (libslirp) back end without a guest: a fake NIC
+ * (tests/unit/lib/fake-nic.c) gets a DHCP lease with the documented
+ * defaults, resolves the gateway, opens a TCP connection through the
+ * gateway to a listener on the host's loopback and sends data, and
+ * receives a connection through a hostfwd rule; frames wait while the
+ * "guest" has no room.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -20,132 +18,26 @@
 #include <sys/socket.h>
 #include "lkvm/fd-budget.h"
 #include "lkvm/net.h"
+#include "fake-nic.h"
 #include "unit.h"
 
 static const u8 guest_mac[6] = { 0x02, 0x6c, 0x6b, 0x76, 0x6d, 0x00 };
 static const u8 bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 static u8 gw_mac[6];
 
-/* ---- fake NIC ---- */
-
-struct rx_frame {
-	size_t len;
-	u8 data[2048];
-};
-
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct rx_frame frames[128];
-static unsigned int nr_frames, no_room_left;
-static bool hdr_seen;
-
-static enum net_rx_result sink_deliver(void *opaque, const struct virtio_net_hdr_v1 *hdr,
-				       const void *frame, size_t len)
-{
-	enum net_rx_result r = NET_RX_TAKEN;
-
-	pthread_mutex_lock(&lock);
-	hdr_seen |= hdr != NULL;
-	if (no_room_left) {
-		no_room_left--;
-		r = NET_RX_NO_ROOM;
-	} else if (nr_frames < 128) {
-		struct rx_frame *f = &frames[nr_frames++];
-
-		f->len = MIN(len, sizeof(f->data));
-		memcpy(f->data, frame, f->len);
-	}
-	pthread_mutex_unlock(&lock);
-	return r;
-}
-
-static void sink_flush(void *opaque)
-{
-}
-
-static const struct net_rx_sink sink = { .deliver = sink_deliver, .flush = sink_flush };
-
-static void frames_clear(void)
-{
-	pthread_mutex_lock(&lock);
-	nr_frames = 0;
-	pthread_mutex_unlock(&lock);
-}
-
-static bool wait_frame(bool (*match)(const struct rx_frame *), struct rx_frame *out)
-{
-	for (int i = 0; i < 300; i++) {
-		pthread_mutex_lock(&lock);
-		for (unsigned int k = 0; k < nr_frames; k++) {
-			if (match(&frames[k])) {
-				*out = frames[k];
-				pthread_mutex_unlock(&lock);
-				return true;
-			}
-		}
-		pthread_mutex_unlock(&lock);
-		usleep(10000);
-	}
-	return false;
-}
-
 /* ---- frames ---- */
-
-static u32 sum16(const void *p, size_t n, u32 sum)
-{
-	const u8 *b = p;
-
-	for (size_t i = 0; i + 1 < n; i += 2)
-		sum += (u32)b[i] << 8 | b[i + 1];
-	if (n & 1)
-		sum += (u32)b[n - 1] << 8;
-	return sum;
-}
-
-static u16 fold(u32 sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (u16)~sum;
-}
-
-static void put16(u8 *p, u16 v)
-{
-	p[0] = (u8)(v >> 8);
-	p[1] = (u8)v;
-}
-
-static u16 get16(const u8 *p)
-{
-	return (u16)(p[0] << 8 | p[1]);
-}
-
-static void ip4(u8 *at, const char *s)
-{
-	struct in_addr a;
-
-	inet_pton(AF_INET, s, &a);
-	memcpy(at, &a, 4);
-}
-
-static size_t eth(u8 *f, const u8 *dst, u16 type)
-{
-	memcpy(f, dst, 6);
-	memcpy(f + 6, guest_mac, 6);
-	put16(f + 12, type);
-	return 14;
-}
 
 /* IPv4 header for `payload` bytes of protocol proto, at f + 14. */
 static void ipv4(u8 *ip, u8 proto, const char *src, const char *dst, size_t payload)
 {
 	memset(ip, 0, 20);
 	ip[0] = 0x45;
-	put16(ip + 2, (u16)(20 + payload));
+	frame_put16(ip + 2, (u16)(20 + payload));
 	ip[8] = 64;
 	ip[9] = proto;
-	ip4(ip + 12, src);
-	ip4(ip + 16, dst);
-	put16(ip + 10, fold(sum16(ip, 20, 0)));
+	frame_ip4(ip + 12, src);
+	frame_ip4(ip + 16, dst);
+	frame_put16(ip + 10, frame_fold(frame_sum16(ip, 20, 0)));
 }
 
 static int send_frame(struct net_backend *be, const u8 *f, size_t len)
@@ -160,7 +52,7 @@ static int send_frame(struct net_backend *be, const u8 *f, size_t len)
 
 static size_t dhcp_discover(u8 *f)
 {
-	size_t n = eth(f, bcast, 0x0800);
+	size_t n = frame_eth(f, bcast, guest_mac, 0x0800);
 	u8 *ip = f + n, *udp = ip + 20, *b = udp + 8;
 	size_t blen = 240 + 4;
 
@@ -172,53 +64,45 @@ static size_t dhcp_discover(u8 *f)
 	memcpy(b + 28, guest_mac, 6);
 	memcpy(b + 236, "\x63\x82\x53\x63", 4);
 	memcpy(b + 240, "\x35\x01\x01\xff", 4);	/* DHCPDISCOVER, end */
-	put16(udp, 68);
-	put16(udp + 2, 67);
-	put16(udp + 4, (u16)(8 + blen));
-	put16(udp + 6, 0);	/* no checksum */
+	frame_put16(udp, 68);
+	frame_put16(udp + 2, 67);
+	frame_put16(udp + 4, (u16)(8 + blen));
+	frame_put16(udp + 6, 0);	/* no checksum */
 	ipv4(ip, 17, "0.0.0.0", "255.255.255.255", 8 + blen);
 	return n + 20 + 8 + blen;
 }
 
 static size_t arp_request(u8 *f, const char *target)
 {
-	size_t n = eth(f, bcast, 0x0806);
-	u8 *a = f + n;
-
-	memcpy(a, "\x00\x01\x08\x00\x06\x04\x00\x01", 8);
-	memcpy(a + 8, guest_mac, 6);
-	ip4(a + 14, "10.0.2.15");
-	memset(a + 18, 0, 6);
-	ip4(a + 24, target);
-	return n + 28;
+	return frame_arp_request(f, guest_mac, "10.0.2.15", target);
 }
 
 static size_t tcp(u8 *f, const char *dst, u16 sport, u16 dport, u32 seq, u32 ack,
 		  u8 flags, const void *data, size_t dlen)
 {
-	size_t n = eth(f, gw_mac, 0x0800);
+	size_t n = frame_eth(f, gw_mac, guest_mac, 0x0800);
 	u8 *ip = f + n, *t = ip + 20, pseudo[12];
 	u32 s;
 
 	memset(t, 0, 20);
-	put16(t, sport);
-	put16(t + 2, dport);
-	put16(t + 4, (u16)(seq >> 16));
-	put16(t + 6, (u16)seq);
-	put16(t + 8, (u16)(ack >> 16));
-	put16(t + 10, (u16)ack);
+	frame_put16(t, sport);
+	frame_put16(t + 2, dport);
+	frame_put16(t + 4, (u16)(seq >> 16));
+	frame_put16(t + 6, (u16)seq);
+	frame_put16(t + 8, (u16)(ack >> 16));
+	frame_put16(t + 10, (u16)ack);
 	t[12] = 5 << 4;
 	t[13] = flags;
-	put16(t + 14, 65535);
+	frame_put16(t + 14, 65535);
 	if (dlen)
 		memcpy(t + 20, data, dlen);
 	ipv4(ip, 6, "10.0.2.15", dst, 20 + dlen);
 	memcpy(pseudo, ip + 12, 8);
 	pseudo[8] = 0;
 	pseudo[9] = 6;
-	put16(pseudo + 10, (u16)(20 + dlen));
-	s = sum16(pseudo, 12, 0);
-	put16(t + 16, fold(sum16(t, 20 + dlen, s)));
+	frame_put16(pseudo + 10, (u16)(20 + dlen));
+	s = frame_sum16(pseudo, 12, 0);
+	frame_put16(t + 16, frame_fold(frame_sum16(t, 20 + dlen, s)));
 	return n + 20 + 20 + dlen;
 }
 
@@ -228,21 +112,21 @@ static bool is_dhcp_offer(const struct rx_frame *f)
 {
 	const u8 *udp = f->data + 14 + 20;
 
-	return f->len > 14 + 20 + 8 + 240 && get16(f->data + 12) == 0x0800 &&
-	       f->data[14 + 9] == 17 && get16(udp) == 67 && get16(udp + 2) == 68;
+	return f->len > 14 + 20 + 8 + 240 && frame_get16(f->data + 12) == 0x0800 &&
+	       f->data[14 + 9] == 17 && frame_get16(udp) == 67 && frame_get16(udp + 2) == 68;
 }
 
 static bool is_arp_reply(const struct rx_frame *f)
 {
-	return f->len >= 42 && get16(f->data + 12) == 0x0806 && f->data[21] == 2;
+	return f->len >= 42 && frame_get16(f->data + 12) == 0x0806 && f->data[21] == 2;
 }
 
 static bool is_tcp_to(const struct rx_frame *f, u16 dport, u8 flags)
 {
 	const u8 *t = f->data + 14 + 20;
 
-	return f->len >= 14 + 40 && get16(f->data + 12) == 0x0800 && f->data[14 + 9] == 6 &&
-	       get16(t + 2) == dport && (t[13] & flags) == flags;
+	return f->len >= 14 + 40 && frame_get16(f->data + 12) == 0x0800 && f->data[14 + 9] == 6 &&
+	       frame_get16(t + 2) == dport && (t[13] & flags) == flags;
 }
 
 static bool is_synack_to_1234(const struct rx_frame *f)
@@ -276,7 +160,7 @@ static bool ip_is(const u8 *p, const char *s)
 {
 	u8 a[4];
 
-	ip4(a, s);
+	frame_ip4(a, s);
 	return p && !memcmp(p, a, 4);
 }
 
@@ -316,7 +200,7 @@ static void test_open(void)
 	fwd_port = free_port();
 	snprintf(spec, sizeof(spec), "mode=user,hostfwd=tcp:127.0.0.1:%d-:5555", fwd_port);
 	CHECK_EQ(net_parse_spec(spec, &p, &why), 0);
-	CHECK_EQ(net_user_open(&p, &sink, &be), 0);
+	CHECK_EQ(net_user_open(&p, &fake_nic_sink, &be), 0);
 	if (!be)
 		return;
 	CHECK_STR(be->name, "user");
@@ -330,15 +214,15 @@ static void test_dhcp_defaults(void)
 	struct rx_frame r;
 	u8 f[600];
 
-	frames_clear();
+	fake_nic_clear();
 	CHECK_EQ(send_frame(be, f, dhcp_discover(f)), 0);
-	CHECK(wait_frame(is_dhcp_offer, &r));
+	CHECK(fake_nic_wait(is_dhcp_offer, &r));
 	CHECK(ip_is(r.data + 14 + 20 + 8 + 16, "10.0.2.15"));	/* yiaddr */
 	CHECK_EQ(dhcp_option(&r, 53) ? dhcp_option(&r, 53)[0] : 0, 2);	/* OFFER */
 	CHECK(ip_is(dhcp_option(&r, 3), "10.0.2.2"));		/* router */
 	CHECK(ip_is(dhcp_option(&r, 6), "10.0.2.3"));		/* DNS */
 	CHECK(ip_is(dhcp_option(&r, 1), "255.255.255.0"));
-	CHECK(!hdr_seen);	/* plain frames, no offload header */
+	CHECK(!nic.hdr_seen);	/* plain frames, no offload header */
 }
 
 static void test_gateway_arp(void)
@@ -346,9 +230,9 @@ static void test_gateway_arp(void)
 	struct rx_frame r;
 	u8 f[64];
 
-	frames_clear();
+	fake_nic_clear();
 	CHECK_EQ(send_frame(be, f, arp_request(f, "10.0.2.2")), 0);
-	CHECK(wait_frame(is_arp_reply, &r));
+	CHECK(fake_nic_wait(is_arp_reply, &r));
 	CHECK(ip_is(r.data + 28, "10.0.2.2"));
 	memcpy(gw_mac, r.data + 22, 6);
 }
@@ -364,11 +248,11 @@ static void test_tcp_to_host_loopback(void)
 
 	listener = listen_loopback(&port);
 	CHECK(listener >= 0);
-	frames_clear();
+	fake_nic_clear();
 	send_frame(be, f, tcp(f, "10.0.2.2", 1234, (u16)port, 1000, 0, 0x02, NULL, 0));
-	CHECK(wait_frame(is_synack_to_1234, &r));
+	CHECK(fake_nic_wait(is_synack_to_1234, &r));
 	t = r.data + 14 + 20;
-	their_seq = (u32)get16(t + 4) << 16 | get16(t + 6);
+	their_seq = (u32)frame_get16(t + 4) << 16 | frame_get16(t + 6);
 	send_frame(be, f, tcp(f, "10.0.2.2", 1234, (u16)port, 1001, their_seq + 1, 0x10, NULL, 0));
 	send_frame(be, f, tcp(f, "10.0.2.2", 1234, (u16)port, 1001, their_seq + 1, 0x18,
 			      "hello", 5));
@@ -391,23 +275,21 @@ static void test_held_until_wake(void)
 	struct rx_frame r;
 	u8 f[64];
 
-	frames_clear();
-	pthread_mutex_lock(&lock);
-	no_room_left = 1;
-	pthread_mutex_unlock(&lock);
+	fake_nic_clear();
+	fake_nic_no_room(1);
 	send_frame(be, f, arp_request(f, "10.0.2.2"));
 	usleep(200000);
-	pthread_mutex_lock(&lock);
-	CHECK_EQ(nr_frames, 0);
-	CHECK_EQ(no_room_left, 0);
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_lock(&nic.lock);
+	CHECK_EQ(nic.nr_frames, 0);
+	CHECK_EQ(nic.no_room_left, 0);
+	pthread_mutex_unlock(&nic.lock);
 	/* Still kept: nothing happens without the guest's kick. */
 	usleep(200000);
-	pthread_mutex_lock(&lock);
-	CHECK_EQ(nr_frames, 0);
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_lock(&nic.lock);
+	CHECK_EQ(nic.nr_frames, 0);
+	pthread_mutex_unlock(&nic.lock);
 	be->ops->rx_wake(be);
-	CHECK(wait_frame(is_arp_reply, &r));
+	CHECK(fake_nic_wait(is_arp_reply, &r));
 }
 
 /* A host connection to the hostfwd port arrives as a SYN for port 5555. */
@@ -418,9 +300,9 @@ static void test_hostfwd(void)
 	struct rx_frame r;
 	int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 
-	frames_clear();
+	fake_nic_clear();
 	CHECK(connect(s, (struct sockaddr *)&a, sizeof(a)) == 0 || errno == EINPROGRESS);
-	CHECK(wait_frame(is_syn_to_5555, &r));
+	CHECK(fake_nic_wait(is_syn_to_5555, &r));
 	CHECK(ip_is(r.data + 14 + 16, "10.0.2.15"));
 	close(s);
 }
@@ -435,7 +317,7 @@ static void test_hostfwd_port_in_use(void)
 	/* The first back end still holds fwd_port. */
 	snprintf(spec, sizeof(spec), "mode=user,hostfwd=tcp:127.0.0.1:%d-:22", fwd_port);
 	CHECK_EQ(net_parse_spec(spec, &p, &why), 0);
-	CHECK_EQ(net_user_open(&p, &sink, &b2), -EADDRINUSE);
+	CHECK_EQ(net_user_open(&p, &fake_nic_sink, &b2), -EADDRINUSE);
 	CHECK(b2 == NULL);
 }
 

@@ -1,9 +1,10 @@
 /*
  * The tap back end against the real host kernel, without a guest: a
- * fake NIC (the sink below) sends ARP and ICMP through a new tap
- * interface and must get the kernel's answers back; frames wait while
- * the "guest" has no room; the receive offloads follow the features the
- * guest accepted.  Needs /dev/net/tun and CAP_NET_ADMIN, else SKIP.
+ * fake NIC (tests/unit/lib/fake-nic.c) sends ARP and ICMP through a new
+ * tap interface and must get the kernel's answers back; frames wait
+ * while the "guest" has no room; the receive offloads follow the
+ * features the guest accepted.  Needs /dev/net/tun and CAP_NET_ADMIN,
+ * else SKIP.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,138 +17,28 @@
 #include <sys/socket.h>
 #include <linux/virtio_net.h>
 #include "lkvm/net.h"
+#include "fake-nic.h"
 #include "unit.h"
 
 #define HOST_IP "10.254.77.1"
 #define GUEST_IP "10.254.77.2"
 static const u8 guest_mac[6] = { 0x02, 0x6c, 0x6b, 0x76, 0x6d, 0x77 };
 
-/* ---- fake NIC ---- */
-
-struct rx_frame {
-	struct virtio_net_hdr_v1 hdr;
-	size_t len;
-	u8 data[2048];
-};
-
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct rx_frame frames[64];
-static unsigned int nr_frames, no_room_left, flushes;
-/* Frames taken since the last flush; nr_frames at each flush. */
-static unsigned int unflushed, frames_at_flush[256];
-
-static enum net_rx_result sink_deliver(void *opaque, const struct virtio_net_hdr_v1 *hdr,
-				       const void *frame, size_t len)
-{
-	enum net_rx_result r = NET_RX_TAKEN;
-
-	pthread_mutex_lock(&lock);
-	if (no_room_left) {
-		no_room_left--;
-		r = NET_RX_NO_ROOM;
-	} else if (nr_frames < 64) {
-		struct rx_frame *f = &frames[nr_frames++];
-
-		f->hdr = hdr ? *hdr : (struct virtio_net_hdr_v1){ 0 };
-		f->len = MIN(len, sizeof(f->data));
-		memcpy(f->data, frame, f->len);
-	}
-	if (r == NET_RX_TAKEN)
-		unflushed++;
-	pthread_mutex_unlock(&lock);
-	return r;
-}
-
-static void sink_flush(void *opaque)
-{
-	pthread_mutex_lock(&lock);
-	frames_at_flush[flushes % 256] = nr_frames;
-	flushes++;
-	unflushed = 0;
-	pthread_mutex_unlock(&lock);
-}
-
-static const struct net_rx_sink sink = { .deliver = sink_deliver, .flush = sink_flush };
-
-static void frames_clear(void)
-{
-	pthread_mutex_lock(&lock);
-	nr_frames = 0;
-	pthread_mutex_unlock(&lock);
-}
-
-/* Wait up to 3 s for a received frame that `match` accepts; copy it out. */
-static bool wait_frame(bool (*match)(const struct rx_frame *), struct rx_frame *out)
-{
-	for (int i = 0; i < 300; i++) {
-		pthread_mutex_lock(&lock);
-		for (unsigned int k = 0; k < nr_frames; k++) {
-			if (match(&frames[k])) {
-				*out = frames[k];
-				pthread_mutex_unlock(&lock);
-				return true;
-			}
-		}
-		pthread_mutex_unlock(&lock);
-		usleep(10000);
-	}
-	return false;
-}
-
 /* ---- frames ---- */
-
-static u16 csum(const void *p, size_t n, u32 sum)
-{
-	const u8 *b = p;
-
-	for (size_t i = 0; i + 1 < n; i += 2)
-		sum += (u32)b[i] << 8 | b[i + 1];
-	if (n & 1)
-		sum += (u32)b[n - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (u16)~sum;
-}
-
-static size_t eth(u8 *f, const u8 *dst, u16 type)
-{
-	memcpy(f, dst, 6);
-	memcpy(f + 6, guest_mac, 6);
-	f[12] = (u8)(type >> 8);
-	f[13] = (u8)type;
-	return 14;
-}
-
-static void ip4(u8 *at, const char *s)
-{
-	struct in_addr a;
-
-	inet_pton(AF_INET, s, &a);
-	memcpy(at, &a, 4);
-}
 
 static size_t arp_request(u8 *f, const char *target)
 {
-	static const u8 bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
-	size_t n = eth(f, bcast, 0x0806);
-	u8 *a = f + n;
-
-	memcpy(a, "\x00\x01\x08\x00\x06\x04\x00\x01", 8);	/* Ethernet/IPv4 request */
-	memcpy(a + 8, guest_mac, 6);
-	ip4(a + 14, GUEST_IP);
-	memset(a + 18, 0, 6);
-	ip4(a + 24, target);
-	return n + 28;
+	return frame_arp_request(f, guest_mac, GUEST_IP, target);
 }
 
 static size_t arp_reply(u8 *f, const u8 *to_mac, const u8 *to_ip)
 {
-	size_t n = eth(f, to_mac, 0x0806);
+	size_t n = frame_eth(f, to_mac, guest_mac, 0x0806);
 	u8 *a = f + n;
 
 	memcpy(a, "\x00\x01\x08\x00\x06\x04\x00\x02", 8);
 	memcpy(a + 8, guest_mac, 6);
-	ip4(a + 14, GUEST_IP);
+	frame_ip4(a + 14, GUEST_IP);
 	memcpy(a + 18, to_mac, 6);
 	memcpy(a + 24, to_ip, 4);
 	return n + 28;
@@ -155,7 +46,7 @@ static size_t arp_reply(u8 *f, const u8 *to_mac, const u8 *to_ip)
 
 static size_t icmp_echo(u8 *f, const u8 *host_mac, u16 seq)
 {
-	size_t n = eth(f, host_mac, 0x0800);
+	size_t n = frame_eth(f, host_mac, guest_mac, 0x0800);
 	u8 *ip = f + n, *icmp = ip + 20;
 	u16 c;
 
@@ -164,9 +55,9 @@ static size_t icmp_echo(u8 *f, const u8 *host_mac, u16 seq)
 	ip[3] = 20 + 8 + 32;
 	ip[8] = 64;
 	ip[9] = 1;	/* ICMP */
-	ip4(ip + 12, GUEST_IP);
-	ip4(ip + 16, HOST_IP);
-	c = csum(ip, 20, 0);
+	frame_ip4(ip + 12, GUEST_IP);
+	frame_ip4(ip + 16, HOST_IP);
+	c = frame_fold(frame_sum16(ip, 20, 0));
 	ip[10] = (u8)(c >> 8);
 	ip[11] = (u8)c;
 	icmp[0] = 8;	/* echo request */
@@ -174,7 +65,7 @@ static size_t icmp_echo(u8 *f, const u8 *host_mac, u16 seq)
 	icmp[7] = (u8)seq;
 	for (int i = 0; i < 32; i++)
 		icmp[8 + i] = (u8)i;
-	c = csum(icmp, 8 + 32, 0);
+	c = frame_fold(frame_sum16(icmp, 8 + 32, 0));
 	icmp[2] = (u8)(c >> 8);
 	icmp[3] = (u8)c;
 	return n + 20 + 8 + 32;
@@ -192,7 +83,7 @@ static bool is_arp_reply_from_host(const struct rx_frame *f)
 {
 	u8 host[4];
 
-	ip4(host, HOST_IP);
+	frame_ip4(host, HOST_IP);
 	return f->len >= 42 && f->data[12] == 0x08 && f->data[13] == 0x06 &&
 	       f->data[21] == 2 && !memcmp(f->data + 28, host, 4) &&
 	       !memcmp(f->data, guest_mac, 6);
@@ -202,7 +93,7 @@ static bool is_arp_request_for_guest(const struct rx_frame *f)
 {
 	u8 guest[4];
 
-	ip4(guest, GUEST_IP);
+	frame_ip4(guest, GUEST_IP);
 	return f->len >= 42 && f->data[12] == 0x08 && f->data[13] == 0x06 &&
 	       f->data[21] == 1 && !memcmp(f->data + 38, guest, 4);
 }
@@ -245,7 +136,7 @@ static void test_open(void)
 	snprintf(ifname, sizeof(ifname), "lkvmt%d", (int)getpid() % 100000);
 	snprintf(spec, sizeof(spec), "mode=tap,tapif=%s,host_ip=" HOST_IP, ifname);
 	CHECK_EQ(net_parse_spec(spec, &p, &why), 0);
-	if (net_tap_open(&p, &sink, &be) == -EPERM) {
+	if (net_tap_open(&p, &fake_nic_sink, &be) == -EPERM) {
 		skip = true;
 		return;
 	}
@@ -264,9 +155,9 @@ static void test_arp_roundtrip(void)
 	struct rx_frame r;
 	u8 f[64];
 
-	frames_clear();
+	fake_nic_clear();
 	CHECK_EQ(send_frame(be, f, arp_request(f, HOST_IP)), 0);
-	CHECK(wait_frame(is_arp_reply_from_host, &r));
+	CHECK(fake_nic_wait(is_arp_reply_from_host, &r));
 }
 
 static void test_ping_host(void)
@@ -274,11 +165,11 @@ static void test_ping_host(void)
 	struct rx_frame arp, r;
 	u8 f[128];
 
-	frames_clear();
+	fake_nic_clear();
 	send_frame(be, f, arp_request(f, HOST_IP));
-	CHECK(wait_frame(is_arp_reply_from_host, &arp));
+	CHECK(fake_nic_wait(is_arp_reply_from_host, &arp));
 	CHECK_EQ(send_frame(be, f, icmp_echo(f, arp.data + 22, 7)), 0);
-	CHECK(wait_frame(is_echo_reply, &r));
+	CHECK(fake_nic_wait(is_echo_reply, &r));
 	CHECK_EQ(r.data[14 + 20 + 7], 7);	/* our sequence number */
 	CHECK(!memcmp(r.data, guest_mac, 6));
 }
@@ -289,23 +180,21 @@ static void test_held_until_wake(void)
 	struct rx_frame r;
 	u8 f[64];
 
-	frames_clear();
-	pthread_mutex_lock(&lock);
-	no_room_left = 2;
-	pthread_mutex_unlock(&lock);
+	fake_nic_clear();
+	fake_nic_no_room(2);
 	send_frame(be, f, arp_request(f, HOST_IP));
 	usleep(200000);
-	pthread_mutex_lock(&lock);
-	CHECK_EQ(nr_frames, 0);
-	CHECK_EQ(no_room_left, 1);	/* tried once, then waited */
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_lock(&nic.lock);
+	CHECK_EQ(nic.nr_frames, 0);
+	CHECK_EQ(nic.no_room_left, 1);	/* tried once, then waited */
+	pthread_mutex_unlock(&nic.lock);
 	be->ops->rx_wake(be);
 	usleep(100000);
 	be->ops->rx_wake(be);
-	CHECK(wait_frame(is_arp_reply_from_host, &r));
-	pthread_mutex_lock(&lock);
-	CHECK_EQ(no_room_left, 0);
-	pthread_mutex_unlock(&lock);
+	CHECK(fake_nic_wait(is_arp_reply_from_host, &r));
+	pthread_mutex_lock(&nic.lock);
+	CHECK_EQ(nic.no_room_left, 0);
+	pthread_mutex_unlock(&nic.lock);
 }
 
 /*
@@ -319,25 +208,23 @@ static void test_queued_frames_one_flush(void)
 	unsigned int first;
 	u8 f[64];
 
-	frames_clear();
-	pthread_mutex_lock(&lock);
-	no_room_left = 1;
-	pthread_mutex_unlock(&lock);
+	fake_nic_clear();
+	fake_nic_no_room(1);
 	for (int i = 0; i < 8; i++)
 		send_frame(be, f, arp_request(f, HOST_IP));
 	usleep(200000);	/* the kernel's 8 replies wait in the tap */
-	pthread_mutex_lock(&lock);
-	CHECK_EQ(nr_frames, 0);
-	first = flushes;
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_lock(&nic.lock);
+	CHECK_EQ(nic.nr_frames, 0);
+	first = nic.flushes;
+	pthread_mutex_unlock(&nic.lock);
 	be->ops->rx_wake(be);
-	CHECK(wait_frame(is_arp_reply_from_host, &r));
+	CHECK(fake_nic_wait(is_arp_reply_from_host, &r));
 	usleep(200000);
-	pthread_mutex_lock(&lock);
-	CHECK(flushes > first);
-	CHECK(frames_at_flush[first % 256] >= 8);
-	CHECK_EQ(unflushed, 0);
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_lock(&nic.lock);
+	CHECK(nic.flushes > first);
+	CHECK(nic.frames_at_flush[first % 256] >= 8);
+	CHECK_EQ(nic.unflushed, 0);
+	pthread_mutex_unlock(&nic.lock);
 }
 
 /* A connect() from the host: its SYN reaches us with or without checksum. */
@@ -352,14 +239,14 @@ static bool tcp_syn_flags(u64 features, u8 *flags)
 	be->ops->stop(be);
 	if (be->ops->start(be, NULL, features))
 		return false;
-	frames_clear();
+	fake_nic_clear();
 	inet_pton(AF_INET, GUEST_IP, &to.sin_addr);
 	s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	connect(s, (struct sockaddr *)&to, sizeof(to));
 	/* The kernel may know our MAC from earlier tests, or ask for it. */
-	if (wait_frame(is_arp_request_or_syn, &req) && !is_tcp_syn(&req))
+	if (fake_nic_wait(is_arp_request_or_syn, &req) && !is_tcp_syn(&req))
 		send_frame(be, f, arp_reply(f, req.data + 22, req.data + 28));
-	if (wait_frame(is_tcp_syn, &syn)) {
+	if (fake_nic_wait(is_tcp_syn, &syn)) {
 		*flags = syn.hdr.flags;
 		ok = true;
 	}
@@ -397,7 +284,7 @@ static void test_vhost_absent_is_explained(void)
 		return;
 	}
 	CHECK_EQ(net_parse_spec("mode=tap,vhost=1", &p, &why), 0);
-	CHECK(net_tap_open(&p, &sink, &vbe) < 0);
+	CHECK(net_tap_open(&p, &fake_nic_sink, &vbe) < 0);
 	CHECK(vbe == NULL);
 }
 
@@ -408,7 +295,7 @@ static void test_bad_script_fails(void)
 	const char *why;
 
 	CHECK_EQ(net_parse_spec("mode=tap,script=/bin/false", &p, &why), 0);
-	CHECK(net_tap_open(&p, &sink, &sbe) < 0);
+	CHECK(net_tap_open(&p, &fake_nic_sink, &sbe) < 0);
 	CHECK(sbe == NULL);
 }
 
