@@ -640,13 +640,17 @@ l1_qemu_args() {
 # With a directory DIR: x86's second serial port (L1's ttyS1) goes to
 # DIR/alive, where L1's /init writes a heartbeat apart from the console
 # (arm64's virt machine has one UART: no heartbeat there), QEMU's QMP
-# socket is DIR/qmp and its pid DIR/qemu.pid (see l1_watch).
+# socket is DIR/qmp, its pid DIR/qemu.pid (see l1_watch) and its log of
+# L1's CPU resets DIR/qemu-reset.log.
 run_l1_batch() {
 	local initrd=$1 log=$2 secs=$3 dir=${4:-} args extra=()
 	mapfile -t args < <(l1_qemu_args "$initrd")
 	if [ -n "$dir" ]; then
 		[ "$NESTED_ARCH" = x86_64 ] && extra+=(-serial "file:$dir/alive")
 		extra+=(-qmp "unix:$dir/qmp,server=on,wait=off" -pidfile "$dir/qemu.pid")
+		# QEMU's own record of L1's resets (e.g. "Triple fault"):
+		# -no-reboot ends QEMU there without a word on the console.
+		extra+=(-d cpu_reset -D "$dir/qemu-reset.log")
 	fi
 	timeout --foreground -k 10 "$secs" "$QEMU" "${args[@]}" -display none \
 		-serial stdio "${extra[@]}" -monitor none -nodefaults \

@@ -189,6 +189,14 @@ while [ -n "${remaining// /}" ]; do
 	pack_l1 "$remaining"
 	boot_l1 "$remaining"
 	cat "$work/raw.log" >> "$log"
+	if grep -q 'Triple fault' "$work/l1/qemu-reset.log" 2>/dev/null; then
+		touch "$work/l1-triple-fault"
+		echo "nested: L1 itself triple-faulted (QEMU's log), which ended it"
+		{
+			echo "== QEMU's log of L1's CPU resets:"
+			cat "$work/l1/qemu-reset.log"
+		} >> "$log"
+	fi
 	clean_console_log "$work/raw.log" > "$work/console.now"
 	current=$(case_in_progress "$work/console.now")
 	if [ ! -e "$work/l1/froze" ] || [ -z "$current" ] || [ "$boots" -ge 4 ]; then
@@ -343,6 +351,8 @@ for name in $cases; do
 		continue
 	elif [ -z "$result" ] && froze_report "$name" > "$work/fails"; then
 		:
+	elif [ -z "$result" ] && [ -e "$work/l1-triple-fault" ]; then
+		echo "no result from L1 (L1's own CPU triple-faulted under QEMU: see $log)" > "$work/fails"
 	elif [ -z "$result" ]; then
 		echo "no result from L1 (L1 died or the suite hit its ${total_budget} s limit)" \
 			> "$work/fails"
