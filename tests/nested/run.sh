@@ -351,6 +351,9 @@ for name in $cases; do
 		continue
 	elif [ -z "$result" ] && froze_report "$name" > "$work/fails"; then
 		:
+	elif [ -z "$result" ] && grep -q 'Kernel panic - not syncing' "$work/console.now"; then
+		echo "no result from L1 (L1 ended after a kernel panic on its console: $(grep -o 'Kernel panic - not syncing.*' "$work/console.now" | tail -n1 | cut -c1-120); see $log)" \
+			> "$work/fails"
 	elif [ -z "$result" ] && [ -e "$work/l1-triple-fault" ]; then
 		echo "no result from L1 (L1's own CPU triple-faulted under QEMU: see $log)" > "$work/fails"
 	elif [ -z "$result" ]; then
