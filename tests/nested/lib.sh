@@ -683,7 +683,11 @@ l1_watch() {
 			l1_cpu_state "$dir/qmp"
 		} > "$dir/froze.tmp" 2>&1
 		mv "$dir/froze.tmp" "$dir/froze"
+		# A QEMU whose main loop is stuck too never acts on SIGTERM
+		# (seen in CI: 75 minutes after it): SIGKILL 10 s later.
 		kill "$(cat "$dir/qemu.pid")" 2>/dev/null
+		sleep 10
+		[ -e "$dir/exited" ] || kill -KILL "$(cat "$dir/qemu.pid")" 2>/dev/null
 		return
 	done
 }
