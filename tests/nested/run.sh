@@ -171,6 +171,14 @@ cases_after() {
 	printf '%s\n' $1 | sed -n "/^$2\$/,\$p" | sed 1d | tr '\n' ' '
 }
 
+# One line on a frozen L1 from its l1_watch record $1: how long it was
+# silent and where its CPU was.
+froze_summary() {
+	local rip
+	rip=$(grep -o 'RIP=[0-9a-f]*\|PC=[0-9a-f]*' "$1" | head -n1)
+	echo "no heartbeat for $(sed -n 's/^silent=//p' "$1") s${rip:+, L1 CPU at $rip}"
+}
+
 # Runs the cases in L1, as many boots as it takes: when L1 freezes (its
 # heartbeat stops; never because of a case, which L1 reports itself), the
 # cases it finished stand, and a fresh L1 runs the rest, beginning with
@@ -179,7 +187,6 @@ cases_after() {
 # $work/console.log, which the judging reads; $log keeps everything.
 : > "$work/console.log"
 : > "$log"
-: > "$work/frozen"
 remaining=$cases
 boots=0
 total_budget=0
@@ -205,20 +212,19 @@ while [ -n "${remaining// /}" ]; do
 		break
 	fi
 	sed "/^@@LKVM-BEGIN $current@@\$/,\$d" "$work/console.now" >> "$work/console.log"
+	# A case L1 froze in before runs no third time.
+	if compgen -G "$work/froze-$current.*" > /dev/null; then
+		remaining=$(cases_after "$remaining" "$current")
+	else
+		remaining="$current $(cases_after "$remaining" "$current")"
+	fi
 	cp "$work/l1/froze" "$work/froze-$current.$boots"
-	echo "nested: L1 froze during case $current (no heartbeat for" \
-		"$(sed -n 's/^silent=//p' "$work/l1/froze") s); a fresh L1 runs the rest"
+	echo "nested: L1 froze during case $current ($(froze_summary "$work/l1/froze")); a fresh L1 runs the rest"
 	{
 		echo "== L1 froze during $current; its CPU state (QEMU's monitor):"
 		cat "$work/l1/froze"
 		echo "== boot $((boots + 1)) of L1 follows"
 	} >> "$log"
-	if grep -qx "$current" "$work/frozen"; then
-		remaining=$(cases_after "$remaining" "$current")
-	else
-		remaining="$current $(cases_after "$remaining" "$current")"
-	fi
-	echo "$current" >> "$work/frozen"
 done
 wall=$(( $(date +%s) - start ))
 console=$work/console.log
@@ -303,14 +309,6 @@ hang_report() {
 	threads=$(sed -n 's/^LKVM-HANG-TASK //p' "$log" | awk '{ printf "%s%s", sep, $0; sep = ", " }')
 	echo "HANG: timed out after $(field timeout) s, $where (lkvm status $(field exit))"
 	echo "VMM threads at expiry: ${threads:-none printed}"
-}
-
-# One line on a frozen L1 from its l1_watch record $1: how long it was
-# silent and where its CPU was.
-froze_summary() {
-	local rip
-	rip=$(grep -o 'RIP=[0-9a-f]*\|PC=[0-9a-f]*' "$1" | head -n1)
-	echo "no heartbeat for $(sed -n 's/^silent=//p' "$1") s${rip:+, L1 CPU at $rip}"
 }
 
 # A case without a result because L1 froze during it (each time it ran):
