@@ -20,6 +20,13 @@ bc_irqs() {
 		/proc/interrupts
 }
 
+# vda's request counters (Documentation/ABI stat): reads, read sectors,
+# writes, write sectors, flushes.
+bc_vda() {
+	set -- $(cat /sys/block/vda/stat)
+	echo "$1 $3 $5 $7 ${15:-0}"
+}
+
 bc_ms() {
 	read -r up _ < /proc/uptime
 	echo $(( ${up%.*}${up#*.} * 10 ))
@@ -34,15 +41,20 @@ bc_test() {
 	echo "BLKCMP-BEGIN $name go"
 	sleep 1
 	i0=$(bc_irqs)
+	set -- $(bc_vda) "$@"
+	r0=$1 rs0=$2 w0=$3 ws0=$4 f0=$5
+	shift 5
 	t0=$(bc_ms)
 	out=$("$@" 2>&1)
 	rc=$?
 	t1=$(bc_ms)
 	i1=$(bc_irqs)
+	set -- $(bc_vda)
+	reqs="reads=$(($1 - r0)) rsect=$(($2 - rs0)) writes=$(($3 - w0)) wsect=$(($4 - ws0)) flushes=$(($5 - f0))"
 	echo "BLKCMP-FIN $name end"
 	case $out in *bytes=*) bytes=$(echo "$out" | sed -n 's/.* bytes=\([0-9]*\).*/\1/p') ;; esac
 	iops=$(echo "$out" | sed -n 's/.* iops=\([0-9]*\).*/\1/p')
-	echo "BLKCMP-RESULT test=$name rc=$rc bytes=$bytes ms=$((t1 - t0)) irqs=$((i1 - i0)) iops=${iops:-0}"
+	echo "BLKCMP-RESULT test=$name rc=$rc bytes=$bytes ms=$((t1 - t0)) irqs=$((i1 - i0)) iops=${iops:-0} $reqs"
 	[ "$rc" = 0 ] || echo "BLKCMP-ERROR $name: $out"
 }
 
@@ -53,18 +65,20 @@ case_guest() {
 		"max_segments=$(cat $q/max_segments) max_segment_size=$(cat $q/max_segment_size)" \
 		"nr_requests=$(cat $q/nr_requests) read_ahead_kb=$(cat $q/read_ahead_kb)" \
 		"hw_queues=$(ls /sys/block/vda/mq | wc -l)"
+	# --read-ahead: the same read-ahead for both guests.
+	[ -n "$BC_RA" ] && echo "$BC_RA" > $q/read_ahead_kb && echo "BLKCMP-RA read_ahead_kb=$(cat $q/read_ahead_kb)"
 	mib=$(cmdline_value blkcmp.mib)
 	secs=$(cmdline_value blkcmp.secs)
 	b=$((mib * 1048576))
-	bc_test dd-read $b dd if=/dev/vda of=/dev/null bs=1M count=$mib
-	bc_test dd-write $b dd if=/dev/zero of=/dev/vda bs=1M count=$mib conv=fsync
-	bc_test seqread-qd1 0 blk-bench seqread /dev/vda 1048576 1 $secs $mib
-	bc_test seqread-qd32 0 blk-bench seqread /dev/vda 1048576 32 $secs $mib
-	bc_test seqwrite-qd1 0 blk-bench seqwrite /dev/vda 1048576 1 $secs $mib
-	bc_test seqwrite-qd32 0 blk-bench seqwrite /dev/vda 1048576 32 $secs $mib
-	bc_test rand4k-qd1 0 blk-bench randread /dev/vda 4096 1 $secs $mib
-	bc_test rand4k-qd16 0 blk-bench randread /dev/vda 4096 16 $secs $mib
-	bc_test rand4k-qd32 0 blk-bench randread /dev/vda 4096 32 $secs $mib
+	for t in $BC_TESTS; do
+		case $t in
+		dd-read) bc_test $t $b dd if=/dev/vda of=/dev/null bs=1M count=$mib ;;
+		dd-write) bc_test $t $b dd if=/dev/zero of=/dev/vda bs=1M count=$mib conv=fsync ;;
+		seqread-qd*) bc_test $t 0 blk-bench seqread /dev/vda 1048576 ${t#*-qd} $secs $mib ;;
+		seqwrite-qd*) bc_test $t 0 blk-bench seqwrite /dev/vda 1048576 ${t#*-qd} $secs $mib ;;
+		rand4k-qd*) bc_test $t 0 blk-bench randread /dev/vda 4096 ${t#*-qd} $secs $mib ;;
+		esac
+	done
 	echo "BLKCMP-DONE all"
 }
 
@@ -85,6 +99,27 @@ bc_cpu() {
 	sed 's/.*) //' /proc/$pid/stat | awk '{ print $41, $12 - $41, $13 }'
 }
 
+# Per thread of the VMM: "tid name utime stime guest_time" in ticks
+# (spaces in a name, as QEMU's "CPU 0/KVM", become _).
+bc_threads() {
+	pid=$(cat /tmp/blkcmp.pid 2>/dev/null || pidof lkvm | cut -d" " -f1)
+	[ -n "$pid" ] || return 0
+	for t in /proc/$pid/task/*; do
+		sed 's/^\([0-9]*\) (\(.*\)) /\1 \2 /' "$t/stat" 2>/dev/null
+	done | awk '{ k = NF - 51; c = $2; for (i = 3; i <= 1 + k; i++) c = c "_" $i
+		print $1, c, $(13 + k), $(14 + k), $(42 + k) }'
+}
+
+# Ticks of each thread name between two bc_threads snapshots, busiest
+# first: name:user(guest excluded)/system/guest.
+bc_thread_diff() {
+	awk 'FNR == NR { u[$1] = $3; s[$1] = $4; g[$1] = $5; next }
+		{ du[$2] += $3 - u[$1] - ($5 - g[$1]); ds[$2] += $4 - s[$1]; dg[$2] += $5 - g[$1] }
+		END { for (c in du) if (du[c] + ds[c] + dg[c] > 0)
+			printf "%d %s:%d/%d/%d\n", du[c] + ds[c] + dg[c], c, du[c], ds[c], dg[c] }' "$1" "$2" |
+		sort -rn | cut -d" " -f2 | tr '\n' ' '
+}
+
 # Passes the VMM's output on; at each marker line, takes KVM's counters
 # and the VMM's CPU time.
 bc_watch() {
@@ -93,14 +128,17 @@ bc_watch() {
 		case $line in
 		*BLKCMP-BEGIN*)
 			set -- $(bc_kvm) $(bc_cpu)
-			e0=$1 io0=$2 mm0=$3 inj0=$4 h0=$5 g0=$6 u0=$7 s0=$8 ;;
+			e0=$1 io0=$2 mm0=$3 inj0=$4 h0=$5 g0=$6 u0=$7 s0=$8
+			bc_threads > /tmp/blkcmp.th0 ;;
 		*BLKCMP-FIN*)
 			t=${line#*BLKCMP-FIN }
 			t=${t%% *}
 			set -- $(bc_kvm) $(bc_cpu)
 			echo "BLKCMP-KVM vmm=$vmm test=$t exits=$(($1 - e0)) io=$(($2 - io0))" \
 				"mmio=$(($3 - mm0)) inj=$(($4 - inj0)) halt=$(($5 - h0))" \
-				"guest_t=$(($6 - g0)) user_t=$(($7 - u0)) sys_t=$(($8 - s0))" ;;
+				"guest_t=$(($6 - g0)) user_t=$(($7 - u0)) sys_t=$(($8 - s0))"
+			bc_threads > /tmp/blkcmp.th1
+			echo "BLKCMP-THREADS vmm=$vmm test=$t $(bc_thread_diff /tmp/blkcmp.th0 /tmp/blkcmp.th1)" ;;
 		*BLKCMP-DONE*)
 			# QEMU microvm may hang at reset under nested KVM: end it.
 			[ -f /tmp/blkcmp.pid ] && (sleep 3; kill -9 "$(cat /tmp/blkcmp.pid)") 2>/dev/null & ;;

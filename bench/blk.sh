@@ -33,6 +33,10 @@
 #   --backends L   also the back-end table (raw-libaio raw-sync qcow2)
 #   --no-compare   only the back-end table
 #   --disk-opts S  appended to lkvm's -d image (e.g. ,sync: the batch path)
+#   --tests LIST   the comparison's tests (default: all of the list above)
+#   --read-ahead KB  set both guests' read_ahead_kb (default: each its own)
+# The comparison also prints the guest's mean request size per test and
+# the L1 CPU ticks of each VMM thread (user/system/guest).
 # Not part of the test suite.  Exit status 77: the harness cannot run here.
 
 set -u
@@ -47,6 +51,9 @@ l1_cpus=2
 cpus=2
 rounds=2
 dopts=
+all_tests="dd-read dd-write seqread-qd1 seqread-qd32 seqwrite-qd1 seqwrite-qd32 rand4k-qd1 rand4k-qd16 rand4k-qd32"
+tests=$all_tests
+ra=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--lkvm) lkvm=$2; shift ;;
@@ -58,6 +65,8 @@ while [ $# -gt 0 ]; do
 	--rounds) rounds=$2; shift ;;
 	--no-compare) compare=0 ;;
 	--disk-opts) dopts=$2; shift ;;
+	--tests) tests=$2; shift ;;
+	--read-ahead) ra=$2; shift ;;
 	-h|--help) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) nested_die "unknown option $1 (see --help)" ;;
 	esac
@@ -71,6 +80,10 @@ done
 [[ $dopts =~ ^(,[a-z=0-9]+)*$ ]] || nested_die "--disk-opts: ,OPT[,OPT...]"
 [ "$compare" = 1 ] && [ "$mib" -gt 280 ] && nested_die "--mib: at most 280 (300 MiB image)"
 [ "$compare" = 1 ] || [ -n "$modes" ] || nested_die "--no-compare needs --backends"
+[ -z "$ra" ] || [[ $ra =~ ^[1-9][0-9]*$ ]] || nested_die "--read-ahead needs a number of KiB"
+for t in $tests; do
+	[[ " $all_tests " == *" $t "* ]] || nested_die "unknown test '$t' (tests: $all_tests)"
+done
 export LKVM_NESTED_L1_SMP=$l1_cpus
 [ -x "$lkvm" ] || nested_die "lkvm binary '$lkvm' not found (run make first)"
 for m in $modes; do
@@ -163,6 +176,7 @@ done
 if [ "$compare" = 1 ]; then
 	{
 		echo "BC_CPUS=$cpus BC_ROUNDS=$rounds BC_MIB=$mib BC_SECS=$secs BC_DOPTS=$dopts"
+		echo "BC_TESTS='$tests' BC_RA=$ra"
 		cat "$REPO_DIR/bench/blk-compare-case.sh"
 	} > "$NESTED_DIR/cases/blkcmp.sh"
 	cases="blkcmp $cases"
@@ -243,6 +257,31 @@ compare_report() {
 		}
 	}' "$c"
 	grep -o 'BLKCMP-ERROR.*' "$c" | head -n 5
+	echo
+	echo "Guest requests (L2's /sys/block/vda/stat): count and mean KiB, reads / writes, and flushes"
+	awk '
+	/BLKCMP-VMM / { v = $2 }
+	/BLKCMP-RESULT/ {
+		for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+		t = f["test"]; if (!(t in order)) { order[t] = ++n; name[n] = t }
+		r[v, t] += f["reads"]; rs[v, t] += f["rsect"]; w[v, t] += f["writes"]
+		ws[v, t] += f["wsect"]; fl[v, t] += f["flushes"]
+	}
+	function kib(s, c) { return c ? sprintf("%.0f", s / 2 / c) : "-" }
+	END {
+		for (k = 1; k <= n; k++) {
+			t = name[k]; line = sprintf("%-14s", t)
+			for (j = 0; j < 2; j++) {
+				v = j ? "qemu" : "lkvm"
+				line = line sprintf("  %s %7d x %5s / %6d x %5s / %4d", v, r[v, t], kib(rs[v, t], r[v, t]),
+					w[v, t], kib(ws[v, t], w[v, t]), fl[v, t])
+			}
+			print line
+		}
+	}' "$c"
+	echo
+	echo "L1 CPU ticks per VMM thread, busiest first (name:user/system/guest), per boot"
+	grep -o 'BLKCMP-THREADS.*' "$c" | sed 's/^BLKCMP-THREADS /  /'
 	for v in lkvm qemu; do
 		echo "$v: $(grep -c "BLKCMP-VMM $v" "$c") boots, $(grep -c "BLKCMP-DONE" <(awk -v v="$v" \
 			'/BLKCMP-VMM / { cur = $2 } cur == v' "$c")) completed"
